@@ -1,0 +1,79 @@
+"""Commands: ``flask --app homeoffice init-db | demo-data | sync-directory``."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask import Flask, current_app
+
+from homeoffice.db import engine, session_scope
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(init_db)
+    app.cli.add_command(demo_data)
+    app.cli.add_command(sync_directory)
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create the database schema, or bring it up to date (Alembic migrations)."""
+    from homeoffice.migrations import current_revision, upgrade
+
+    before = current_revision(engine())
+    upgrade(engine())
+    after = current_revision(engine())
+    if before == after:
+        click.echo(f"Database schema is up to date (revision {after}).")
+    else:
+        click.echo(f"Database schema upgraded from {before or 'empty'} to revision {after}.")
+
+
+@click.command("demo-data")
+@click.option("--password", help="Password for every demo login (default: a new random one).")
+def demo_data(password: str | None) -> None:
+    """Fill the local directory and the database with the demo city of Musterstadt."""
+    from homeoffice.demo import load_demo_city
+
+    if current_app.config["DIRECTORY"] != "local":
+        raise click.ClickException(
+            "demo-data writes the local directory; it refuses to run with HOMEOFFICE_DIRECTORY=ldap."
+        )
+    password = password or secrets.token_urlsafe(9)
+    if not password.strip():
+        raise click.ClickException("The password must not be empty.")
+    with session_scope() as session:
+        summary = load_demo_city(session, password=password, config=current_app.config)
+    click.echo(
+        f"Musterstadt: {summary['people']} staff in {summary['units']} units, "
+        f"{summary['rooms']} rooms, {summary['devices']} laptops."
+    )
+    click.echo("Demo logins (all with the same password):")
+    for username, description in summary["logins"]:
+        click.echo(f"  {username:<18} {description}")
+    click.echo(f"Password: {password}")
+
+
+@click.command("sync-directory")
+def sync_directory() -> None:
+    """Import staff, units and managers from the configured directory."""
+    from homeoffice.directory import open_directory
+    from homeoffice.people.services import sync_people
+    from vpn.directory import DirectoryError
+
+    with session_scope() as session:
+        directory = open_directory(current_app.config, session)
+        try:
+            report = sync_people(
+                session=session, directory=directory, role_groups=current_app.config["ROLE_GROUPS"]
+            )
+        except DirectoryError as exc:
+            raise click.ClickException(f"Directory sync failed, nothing changed: {exc}") from exc
+        finally:
+            directory.close()
+    click.echo(
+        f"Directory sync: {report.created} created, {report.updated} updated, "
+        f"{report.deactivated} deactivated, {report.reactivated} reactivated, "
+        f"{report.unchanged} unchanged."
+    )

@@ -1,0 +1,170 @@
+"""Settings: defaults, then ``instance/config.py``, then ``HOMEOFFICE_*`` variables.
+
+Every setting can be given as an environment variable with the ``HOMEOFFICE_`` prefix;
+Flask parses the value as JSON when it can (``HOMEOFFICE_LDAP_TIMEOUT=3``,
+``HOMEOFFICE_ROLE_GROUPS='{"hr": "cn=hr,ou=groups,dc=example,dc=org"}'``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+#: the placeholder that must never sign a production session cookie
+INSECURE_SECRET_KEY = "dev-insecure-change-me"
+
+ROLE_NAMES = ("hr", "it", "admin", "facility")
+
+DEFAULT_BASE_DN = "dc=musterstadt,dc=de"
+
+
+class DefaultConfig:
+    """The embedded defaults: SQLite in the instance folder and the local directory."""
+
+    SECRET_KEY = INSECURE_SECRET_KEY
+    #: SQLAlchemy URL; empty means a SQLite file in the instance folder
+    DATABASE_URL = ""
+    #: ``local`` (users and groups kept in the database) or ``ldap`` (OpenLDAP / AD)
+    DIRECTORY = "local"
+
+    LDAP_URL = ""
+    LDAP_BIND_DN = ""
+    LDAP_BIND_PASSWORD = ""
+    LDAP_USER_BASE = f"ou=people,{DEFAULT_BASE_DN}"
+    LDAP_USER_FILTER = "(uid={username})"
+    LDAP_PEOPLE_FILTER = "(objectClass=inetOrgPerson)"
+    LDAP_GROUP_BASE = f"ou=groups,{DEFAULT_BASE_DN}"
+    LDAP_GROUP_FILTER = "(member={dn})"
+    LDAP_ATTRIBUTES = {
+        "username": "uid",
+        "display_name": "cn",
+        "mail": "mail",
+        "unit": "departmentNumber",
+        "manager": "manager",
+        "employee_number": "employeeNumber",
+    }
+    LDAP_TIMEOUT = 5
+    LDAP_CA_FILE = ""
+    LDAP_START_TLS = False
+    LDAP_PAGE_SIZE = 500
+
+    #: role → group DN; members of the group hold the role
+    ROLE_GROUPS = {
+        "hr": f"cn=homeoffice-hr,ou=groups,{DEFAULT_BASE_DN}",
+        "it": f"cn=homeoffice-it,ou=groups,{DEFAULT_BASE_DN}",
+        "admin": f"cn=homeoffice-admin,ou=groups,{DEFAULT_BASE_DN}",
+        "facility": f"cn=homeoffice-facility,ou=groups,{DEFAULT_BASE_DN}",
+    }
+
+    BABEL_DEFAULT_LOCALE = "de"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
+    LANGUAGES = ("de", "en")
+
+    SESSION_COOKIE_NAME = "homeoffice_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    #: Secure cookies outside debug/testing unless explicitly turned off
+    SESSION_COOKIE_SECURE: bool | None = None
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    #: a session ends after this many minutes without a request ...
+    SESSION_IDLE_MINUTES = 30
+    #: ... and after this many hours whatever happens
+    SESSION_MAX_HOURS = 10
+    #: actions such as issuing credentials ask for a login not older than this
+    FRESH_LOGIN_MINUTES = 10
+
+    #: failed logins allowed per (account, address) and per address in the window
+    LOGIN_FAILURES_PER_ACCOUNT = 5
+    LOGIN_FAILURES_PER_ADDRESS = 20
+    LOGIN_FAILURE_WINDOW_MINUTES = 15
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+    BOOTSTRAP_SERVE_LOCAL = True
+    #: send HSTS; on by default outside debug/testing
+    HSTS: bool | None = None
+    #: number of proxies in front of the service whose X-Forwarded-* headers to trust
+    PROXY_COUNT = 0
+
+    PAGE_SIZE = 50
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or unsafe; the service refuses to start."""
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` in the documented order and check it."""
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("HOMEOFFICE")
+    if test_config:
+        app.config.from_mapping(test_config)
+    _derive(app)
+    check(app)
+
+
+def _derive(app: Flask) -> None:
+    config = app.config
+    if not config["DATABASE_URL"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "homeoffice.db")
+        config["DATABASE_URL"] = f"sqlite:///{path}"
+    relaxed = config["DEBUG"] or config["TESTING"]
+    if config["SESSION_COOKIE_SECURE"] is None:
+        config["SESSION_COOKIE_SECURE"] = not relaxed
+    config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
+    if config["HSTS"] is None:
+        config["HSTS"] = not relaxed
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["SESSION_MAX_HOURS"])
+
+
+def check(app: Flask) -> None:
+    """Refuse to start with a clear message instead of failing on the first request."""
+    config = app.config
+    problems: list[str] = []
+    relaxed = config["DEBUG"] or config["TESTING"]
+    secret = config.get("SECRET_KEY") or ""
+    if not relaxed and (secret == INSECURE_SECRET_KEY or len(secret) < 16):
+        problems.append(
+            "HOMEOFFICE_SECRET_KEY is missing, the insecure default, or shorter than 16 "
+            "characters; set a long random value, e.g. "
+            '`python -c "import secrets; print(secrets.token_hex(32))"`'
+        )
+    if config["DIRECTORY"] not in ("local", "ldap"):
+        problems.append(f"HOMEOFFICE_DIRECTORY must be 'local' or 'ldap', not {config['DIRECTORY']!r}")
+    if config["DIRECTORY"] == "ldap":
+        for key in ("LDAP_URL", "LDAP_BIND_DN", "LDAP_BIND_PASSWORD", "LDAP_USER_BASE"):
+            if not config.get(key):
+                problems.append(f"HOMEOFFICE_{key} is required when HOMEOFFICE_DIRECTORY=ldap")
+        if "{username}" not in config["LDAP_USER_FILTER"]:
+            problems.append("HOMEOFFICE_LDAP_USER_FILTER must contain {username}")
+        if config["LDAP_CA_FILE"] and not os.path.isfile(config["LDAP_CA_FILE"]):
+            problems.append(f"HOMEOFFICE_LDAP_CA_FILE {config['LDAP_CA_FILE']!r} does not exist")
+        url = config.get("LDAP_URL") or ""
+        if url and not relaxed and url.startswith("ldap://") and not config["LDAP_START_TLS"]:
+            log.warning(
+                "The directory is reached over plain ldap:// without StartTLS; passwords of "
+                "users logging in cross the network in clear. Use ldaps:// in production."
+            )
+    attributes = config.get("LDAP_ATTRIBUTES")
+    if not isinstance(attributes, dict) or "username" not in attributes:
+        problems.append("HOMEOFFICE_LDAP_ATTRIBUTES must be a mapping that names at least 'username'")
+    role_groups = config.get("ROLE_GROUPS")
+    if not isinstance(role_groups, dict) or set(role_groups) - set(ROLE_NAMES):
+        problems.append(
+            "HOMEOFFICE_ROLE_GROUPS must map roles (" + ", ".join(ROLE_NAMES) + ") to group DNs"
+        )
+    for key in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LDAP_TIMEOUT", "PAGE_SIZE"):
+        value = config.get(key)
+        if not isinstance(value, int | float) or value <= 0:
+            problems.append(f"HOMEOFFICE_{key} must be a positive number")
+    if problems:
+        raise ConfigError("homeoffice cannot start:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,66 @@
+"""Read models for the start page, and the health check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
+
+from homeoffice.db import engine
+from homeoffice.directory import open_directory
+from homeoffice.people.models import Person, Unit
+from vpn.directory import DirectoryError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StartOverview:
+    person: Person
+    unit: Unit | None
+    manager: Person | None
+    report_count: int
+
+
+def start_overview(*, person: Person) -> StartOverview:
+    from homeoffice.db import get_session
+
+    session = get_session()
+    unit = session.get(Unit, person.unit_id) if person.unit_id else None
+    manager = session.get(Person, person.manager_id) if person.manager_id else None
+    report_count = len(
+        session.exec(select(Person.id).where(Person.manager_id == person.id, Person.active == True)).all()  # noqa: E712
+    )
+    return StartOverview(person=person, unit=unit, manager=manager, report_count=report_count)
+
+
+def health(config: Mapping) -> dict[str, str]:
+    """Each part's state; details go to the log, not to the anonymous caller."""
+    report = {"status": "ok", "database": "ok", "directory": "ok"}
+    try:
+        with engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        log.exception("Health check: database not reachable")
+        report["database"] = "unavailable"
+    if report["database"] == "ok" or config["DIRECTORY"] == "ldap":
+        with Session(engine()) as session:
+            directory = open_directory(config, session)
+            try:
+                ok, message = directory.check()
+            except (DirectoryError, SQLAlchemyError) as exc:
+                ok, message = False, str(exc)
+            finally:
+                directory.close()
+        if not ok:
+            log.warning("Health check: directory: %s", message)
+            report["directory"] = "unavailable"
+    else:
+        report["directory"] = "unavailable"
+    if "unavailable" in report.values():
+        report["status"] = "unavailable"
+    return report

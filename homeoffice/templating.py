@@ -1,0 +1,75 @@
+"""What every template can use: the navigation for the current roles, labels, formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, request, url_for
+from flask_babel import format_date, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from homeoffice.people.models import ADMIN, EMPLOYEE, FACILITY, HR, IT, SUPERVISOR
+
+ROLE_LABELS = {
+    EMPLOYEE: _l("Employee"),
+    SUPERVISOR: _l("Supervisor"),
+    HR: _l("Human resources"),
+    IT: _l("IT department"),
+    FACILITY: _l("Facility management"),
+    ADMIN: _l("Administrator"),
+}
+
+DEVICE_STATE_LABELS = {
+    "in_stock": _l("in stock"),
+    "issued": _l("issued"),
+    "in_repair": _l("in repair"),
+    "retired": _l("retired"),
+}
+
+
+@dataclass
+class NavItem:
+    label: str
+    url: str
+    active: bool
+
+
+#: (endpoint, label, roles that see it), in the order shown
+NAVIGATION = (
+    ("main.index", _l("Start"), {EMPLOYEE}),
+    ("people.team", _l("My team"), {SUPERVISOR}),
+    ("people.staff", _l("Staff"), {HR, ADMIN}),
+    ("devices.inventory", _l("Laptops"), {IT}),
+    ("rooms.room_list", _l("Rooms"), {FACILITY}),
+    ("admin.roles", _l("Roles"), {ADMIN}),
+    ("admin.audit_log", _l("Audit log"), {ADMIN}),
+)
+
+
+def navigation() -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    return [
+        NavItem(label=str(label), url=url_for(endpoint), active=request.endpoint == endpoint)
+        for endpoint, label, roles in NAVIGATION
+        if current_user.has_role(*roles)
+    ]
+
+
+def role_labels(roles) -> list[str]:
+    order = list(ROLE_LABELS)
+    return [str(ROLE_LABELS[r]) for r in sorted(roles, key=order.index) if r in ROLE_LABELS]
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["format_date"] = format_date
+
+    @app.context_processor
+    def _helpers():
+        return {
+            "navigation": navigation,
+            "role_labels": role_labels,
+            "device_state_label": lambda state: str(DEVICE_STATE_LABELS.get(state, state)),
+            "current_locale": lambda: str(get_locale() or "de"),
+        }
