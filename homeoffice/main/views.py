@@ -29,8 +29,9 @@ def health():
 
 
 @bp.post("/language")
-@public
+@roles_required(EMPLOYEE)
 def set_language():
+    """Remember the chosen language; before login the browser's language applies."""
     form = LanguageForm()
     if form.validate_on_submit():
         session["lang"] = form.lang.data
