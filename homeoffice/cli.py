@@ -6,6 +6,7 @@ import secrets
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from homeoffice.db import engine, session_scope
 
@@ -17,6 +18,7 @@ def register(app: Flask) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create the database schema, or bring it up to date (Alembic migrations)."""
     from homeoffice.migrations import current_revision, upgrade
@@ -31,6 +33,7 @@ def init_db() -> None:
 
 
 @click.command("demo-data")
+@with_appcontext
 @click.option("--password", help="Password for every demo login (default: a new random one).")
 def demo_data(password: str | None) -> None:
     """Fill the local directory and the database with the demo city of Musterstadt."""
@@ -56,6 +59,7 @@ def demo_data(password: str | None) -> None:
 
 
 @click.command("sync-directory")
+@with_appcontext
 def sync_directory() -> None:
     """Import staff, units and managers from the configured directory."""
     from homeoffice.directory import open_directory

@@ -115,6 +115,8 @@ def _people(rng: random.Random) -> list[dict]:
         heads = [m for m in members if m["role"] == "head"]
         head = heads[0] if heads else members[0]
         members.remove(head)
+        # The head first; demo accounts last, so none of them becomes a team lead.
+        members.sort(key=lambda m: m["username"].startswith("demo."))
         members.insert(0, head)
         head["title"] = head["title"] or head_title
         if mayor_dn is None:

@@ -1,7 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField
+from wtforms import HiddenField, StringField
+from wtforms.validators import AnyOf
 
 
 class LanguageForm(FlaskForm):
-    lang = SelectField(choices=[("de", "Deutsch"), ("en", "English")])
+    lang = StringField(validators=[AnyOf(["de", "en"])])
     next = HiddenField()

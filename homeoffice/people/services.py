@@ -223,17 +223,26 @@ def sync_people(
 
 
 def _set_unit_heads(session: Session, units, active: list[Person]) -> None:
-    """Head of a unit: the member most of the unit's members report to."""
+    """Head of a unit (Amtsleitung): the member who reports to nobody inside the unit
+    and has the most direct reports in it; team leads below the head report to
+    someone inside the unit, so they never qualify."""
     by_id = {p.id: p for p in active}
-    votes: dict[int, Counter] = {}
+    reports: Counter = Counter()
     for person in active:
         manager = by_id.get(person.manager_id) if person.manager_id else None
-        if person.unit_id and manager and manager.unit_id == person.unit_id:
-            votes.setdefault(person.unit_id, Counter())[manager.id] += 1
+        if manager and manager.unit_id == person.unit_id:
+            reports[manager.id] += 1
+    heads: dict[int, Person] = {}
+    for person in active:
+        manager = by_id.get(person.manager_id) if person.manager_id else None
+        top_of_unit = manager is None or manager.unit_id != person.unit_id
+        if person.unit_id and top_of_unit and reports[person.id]:
+            current = heads.get(person.unit_id)
+            if current is None or reports[person.id] > reports[current.id]:
+                heads[person.unit_id] = person
+    staffed = {p.unit_id for p in active}
     for unit in units:
-        counter = votes.get(unit.id)
-        head_id = counter.most_common(1)[0][0] if counter else None
-        if unit.head_id != head_id:
-            unit.head_id = head_id
-        unit.active = any(p.unit_id == unit.id for p in active)
+        head = heads.get(unit.id)
+        unit.head_id = head.id if head else None
+        unit.active = unit.id in staffed
     session.flush()

@@ -1,0 +1,58 @@
+"""Pages send a bounded number of SQL statements, however many rows there are."""
+
+import pytest
+from sqlmodel import select
+
+from homeoffice.db import session_scope
+from homeoffice.devices.models import Device
+from homeoffice.directory.local import LocalDirectory
+from homeoffice.directory.models import LocalDirectoryUser
+from homeoffice.people.services import sync_people
+from homeoffice.rooms.models import Building, Room
+from tests.conftest import ROLE_GROUPS, count_queries, dn_of, password_hash
+
+PAGES = {
+    "employee": ["/"],
+    "supervisor": ["/people/team"],
+    "hr": ["/people/", "/people/?page=2", "/people/?q=a"],
+    "it": ["/devices/", "/devices/?state=in_stock"],
+    "facility": ["/rooms/"],
+    "admin": ["/admin/audit", "/admin/roles"],
+}
+
+
+def _grow(app, n: int, start: int) -> None:
+    """Add n staff to the supervisor's unit, n laptops, n rooms, and audit events."""
+    with app.app_context(), session_scope() as session:
+        building = session.exec(select(Building)).first() or Building(name="Rathaus")
+        session.add(building)
+        session.flush()
+        for i in range(start, start + n):
+            session.add(LocalDirectoryUser(
+                username=f"staff{i}", dn=f"uid=staff{i},ou=people,dc=musterstadt,dc=de",
+                display_name=f"Staff {i}", unit="Bürgerbüro", manager_dn=dn_of("supervisor"),
+                password_hash=password_hash(),
+            ))
+            session.add(Device(asset_tag=f"NB-{i}", serial_number=f"S{i}", model="T14"))
+            session.add(Room(building_id=building.id, number=f"R{i}"))
+        session.flush()
+        sync_people(session=session, directory=LocalDirectory(session), role_groups=ROLE_GROUPS)
+
+
+def _statements(app, auth, client, role, path) -> int:
+    auth.login(role)
+    with count_queries(app) as counter:
+        response = client.get(path)
+    assert response.status_code == 200, path
+    auth.logout()
+    return counter.count
+
+
+@pytest.mark.parametrize("role", sorted(PAGES))
+def test_query_count_does_not_grow_with_rows(app, auth, client, role):
+    _grow(app, 10, 0)
+    small = {path: _statements(app, auth, client, role, path) for path in PAGES[role]}
+    _grow(app, 200, 10)
+    large = {path: _statements(app, auth, client, role, path) for path in PAGES[role]}
+    assert small == large
+    assert max(large.values()) <= 12, large
