@@ -41,7 +41,8 @@ def demo_data(password: str | None) -> None:
 
     if current_app.config["DIRECTORY"] != "local":
         raise click.ClickException(
-            "demo-data writes the local directory; it refuses to run with HOMEOFFICE_DIRECTORY=ldap."
+            "demo-data writes the local directory; "
+            "it refuses to run with HOMEOFFICE_DIRECTORY=ldap."
         )
     password = password or secrets.token_urlsafe(9)
     if not password.strip():

@@ -139,7 +139,9 @@ def check(app: Flask) -> None:
             '`python -c "import secrets; print(secrets.token_hex(32))"`'
         )
     if config["DIRECTORY"] not in ("local", "ldap"):
-        problems.append(f"HOMEOFFICE_DIRECTORY must be 'local' or 'ldap', not {config['DIRECTORY']!r}")
+        problems.append(
+            f"HOMEOFFICE_DIRECTORY must be 'local' or 'ldap', not {config['DIRECTORY']!r}"
+        )
     if config["DIRECTORY"] == "ldap":
         for key in ("LDAP_URL", "LDAP_BIND_DN", "LDAP_BIND_PASSWORD", "LDAP_USER_BASE"):
             if not config.get(key):
@@ -156,7 +158,9 @@ def check(app: Flask) -> None:
             )
     attributes = config.get("LDAP_ATTRIBUTES")
     if not isinstance(attributes, dict) or "username" not in attributes:
-        problems.append("HOMEOFFICE_LDAP_ATTRIBUTES must be a mapping that names at least 'username'")
+        problems.append(
+            "HOMEOFFICE_LDAP_ATTRIBUTES must be a mapping that names at least 'username'"
+        )
     role_groups = config.get("ROLE_GROUPS")
     if not isinstance(role_groups, dict) or set(role_groups) - set(ROLE_NAMES):
         problems.append(

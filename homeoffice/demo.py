@@ -67,8 +67,20 @@ LAST_NAMES = (
 
 DEMO_LOGINS = (
     # username, display name, unit, role group or "head", description
-    ("demo.supervisor", "Dagmar Vorgesetzte", "Bürgerbüro", "head", "head of the Bürgerbüro (supervisor)"),
-    ("demo.employee", "Erik Beschäftigter", "Bürgerbüro", None, "clerk in the Bürgerbüro (employee)"),
+    (
+        "demo.supervisor",
+        "Dagmar Vorgesetzte",
+        "Bürgerbüro",
+        "head",
+        "head of the Bürgerbüro (supervisor)",
+    ),
+    (
+        "demo.employee",
+        "Erik Beschäftigter",
+        "Bürgerbüro",
+        None,
+        "clerk in the Bürgerbüro (employee)",
+    ),
     ("demo.hr", "Hanna Personal", "Personalamt", "hr", "HR clerk in the Personalamt"),
     ("demo.it", "Ivo Technik", "IT", "it", "IT administrator"),
     ("demo.facility", "Fritz Gebäude", "Hauptamt", "facility", "facility management, Hauptamt"),
@@ -79,8 +91,20 @@ LAPTOP_MODELS = ("Lenovo ThinkPad T14 Gen 4", "Dell Latitude 5440", "HP EliteBoo
 
 
 def _ascii(name: str) -> str:
-    table = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "é": "e", "ë": "e",
-                           "ş": "s", "ı": "i", "ğ": "g", "ç": "c"})
+    table = str.maketrans(
+        {
+            "ä": "ae",
+            "ö": "oe",
+            "ü": "ue",
+            "ß": "ss",
+            "é": "e",
+            "ë": "e",
+            "ş": "s",
+            "ı": "i",
+            "ğ": "g",
+            "ç": "c",
+        }
+    )
     return "".join(ch for ch in name.lower().translate(table) if ch.isalnum())
 
 
@@ -99,8 +123,15 @@ def _people(rng: random.Random) -> list[dict]:
     for unit, (size, _building, head_title) in UNITS.items():
         members: list[dict] = []
         for username, display_name, _unit, role, description in demo_by_unit.get(unit, []):
-            members.append({"username": username, "display_name": display_name, "unit": unit,
-                            "role": role, "title": description})
+            members.append(
+                {
+                    "username": username,
+                    "display_name": display_name,
+                    "unit": unit,
+                    "role": role,
+                    "title": description,
+                }
+            )
             taken.add(username)
         while len(members) < size:
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -110,8 +141,15 @@ def _people(rng: random.Random) -> list[dict]:
                 n += 1
                 username = f"{base}{n}"
             taken.add(username)
-            members.append({"username": username, "display_name": f"{first} {last}", "unit": unit,
-                            "role": None, "title": None})
+            members.append(
+                {
+                    "username": username,
+                    "display_name": f"{first} {last}",
+                    "unit": unit,
+                    "role": None,
+                    "title": None,
+                }
+            )
         heads = [m for m in members if m["role"] == "head"]
         head = heads[0] if heads else members[0]
         members.remove(head)
@@ -161,14 +199,24 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
     users: dict[str, LocalDirectoryUser] = {}
     for person in people:
         users[person["username"]] = _upsert(
-            session, LocalDirectoryUser, {"username": person["username"]},
-            {"dn": _dn(person["username"]), "display_name": person["display_name"],
-             "mail": person["mail"], "unit": person["unit"], "manager_dn": person.get("manager_dn"),
-             "employee_number": person["employee_number"], "password_hash": password_hash},
+            session,
+            LocalDirectoryUser,
+            {"username": person["username"]},
+            {
+                "dn": _dn(person["username"]),
+                "display_name": person["display_name"],
+                "mail": person["mail"],
+                "unit": person["unit"],
+                "manager_dn": person.get("manager_dn"),
+                "employee_number": person["employee_number"],
+                "password_hash": password_hash,
+            },
         )
     session.flush()
     for role, group_dn in config["ROLE_GROUPS"].items():
-        group = _upsert(session, LocalDirectoryGroup, {"dn": group_dn}, {"name": f"homeoffice-{role}"})
+        group = _upsert(
+            session, LocalDirectoryGroup, {"dn": group_dn}, {"name": f"homeoffice-{role}"}
+        )
         session.flush()
         for person in people:
             if person["role"] == role:
@@ -177,7 +225,9 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
                     session.add(LocalDirectoryMembership(group_id=group.id, user_id=user.id))
     session.flush()
 
-    sync_people(session=session, directory=LocalDirectory(session), role_groups=config["ROLE_GROUPS"])
+    sync_people(
+        session=session, directory=LocalDirectory(session), role_groups=config["ROLE_GROUPS"]
+    )
 
     units = {u.name: u for u in session.exec(select(Unit))}
     rooms = _rooms(session, rng, units)
@@ -209,12 +259,17 @@ def _rooms(session: Session, rng: random.Random, units: dict[str, Unit]) -> int:
             number = f"{floor}.{sequence // floors + 1:02d}"
             capacity = rng.choice((1, 1, 2, 2, 2, 3))
             _upsert(
-                session, Room, {"building_id": building.id, "number": number},
-                {"floor": floor, "capacity": capacity,
-                 # a few rooms with no window to open are not used under infection control
-                 "infection_capacity": 0 if rng.random() < 0.05 else 1,
-                 "step_free": floor == 0 or building_name != "Bauhof",
-                 "unit_id": units[unit_name].id},
+                session,
+                Room,
+                {"building_id": building.id, "number": number},
+                {
+                    "floor": floor,
+                    "capacity": capacity,
+                    # a few rooms with no window to open are not used under infection control
+                    "infection_capacity": 0 if rng.random() < 0.05 else 1,
+                    "step_free": floor == 0 or building_name != "Bauhof",
+                    "unit_id": units[unit_name].id,
+                },
             )
             count += 1
     return count
@@ -226,10 +281,14 @@ def _laptops(session: Session, rng: random.Random) -> int:
         roll = rng.random()
         state = "retired" if roll < 0.04 else "in_repair" if roll < 0.08 else "in_stock"
         _upsert(
-            session, Device, {"asset_tag": f"MS-NB-{number:04d}"},
-            {"serial_number": f"SN{rng.randrange(10**9, 10**10)}",
-             "model": LAPTOP_MODELS[number % len(LAPTOP_MODELS)],
-             "purchase_date": date(2021, 1, 15) + timedelta(days=rng.randrange(0, 1500)),
-             "state": state},
+            session,
+            Device,
+            {"asset_tag": f"MS-NB-{number:04d}"},
+            {
+                "serial_number": f"SN{rng.randrange(10**9, 10**10)}",
+                "model": LAPTOP_MODELS[number % len(LAPTOP_MODELS)],
+                "purchase_date": date(2021, 1, 15) + timedelta(days=rng.randrange(0, 1500)),
+                "state": state,
+            },
         )
     return count

@@ -20,7 +20,9 @@ def select_locale() -> str:
     person = getattr(current_user, "person", None)
     if person is not None and person.locale in languages:
         return person.locale
-    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return (
+        request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -30,7 +30,9 @@ class Page:
 
 def paginate(session: Session, statement, *, number: int, size: int) -> Page:
     """One COUNT and one SELECT with LIMIT/OFFSET; page numbers past the end clamp."""
-    total = session.exec(select(func.count()).select_from(statement.order_by(None).subquery())).one()
+    total = session.exec(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    ).one()
     pages = max(1, -(-total // size))
     number = min(max(1, number), pages)
     items = list(session.exec(statement.limit(size).offset((number - 1) * size)).all())

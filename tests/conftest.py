@@ -78,9 +78,14 @@ def seed_local_directory(session: Session) -> None:
         session.add(groups[role])
     for key, (username, name, unit, manager, role) in PEOPLE.items():
         user = LocalDirectoryUser(
-            username=username, dn=dn_of(key), display_name=name, unit=unit,
-            manager_dn=dn_of(manager) if manager else None, mail=f"{username}@musterstadt.example",
-            employee_number=str(100 + len(name)), password_hash=password_hash(),
+            username=username,
+            dn=dn_of(key),
+            display_name=name,
+            unit=unit,
+            manager_dn=dn_of(manager) if manager else None,
+            mail=f"{username}@musterstadt.example",
+            employee_number=str(100 + len(name)),
+            password_hash=password_hash(),
         )
         session.add(user)
         session.flush()
@@ -200,7 +205,8 @@ class AuthActions:
         username = PEOPLE[as_][0] if as_ in PEOPLE else as_
         token = csrf_token(self._client)
         return self._client.post(
-            "/login", data={"username": username, "password": password, "csrf_token": token},
+            "/login",
+            data={"username": username, "password": password, "csrf_token": token},
             **kwargs,
         )
 

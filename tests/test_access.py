@@ -45,7 +45,8 @@ def test_every_endpoint_but_login_health_and_static_needs_login(app):
 
 def test_the_only_public_endpoints_are_login_and_health(app):
     public = {
-        _concrete(rule) for rule in _endpoints(app)
+        _concrete(rule)
+        for rule in _endpoints(app)
         if getattr(app.view_functions[rule.endpoint], "access", None) == PUBLIC
     }
     assert public == PUBLIC_PATHS
@@ -70,12 +71,20 @@ def test_view_without_access_rule_is_refused_to_everyone(app, client, auth):
 @pytest.mark.parametrize(
     ("role", "allowed", "refused"),
     [
-        ("employee", ["/"], ["/people/", "/people/team", "/devices/", "/rooms/", "/admin/audit", "/admin/roles"]),
+        (
+            "employee",
+            ["/"],
+            ["/people/", "/people/team", "/devices/", "/rooms/", "/admin/audit", "/admin/roles"],
+        ),
         ("supervisor", ["/", "/people/team"], ["/people/", "/devices/", "/rooms/", "/admin/audit"]),
         ("hr", ["/", "/people/"], ["/people/team", "/devices/", "/rooms/", "/admin/audit"]),
         ("it", ["/", "/devices/"], ["/people/", "/rooms/", "/admin/roles"]),
         ("facility", ["/", "/rooms/"], ["/people/", "/devices/", "/admin/audit"]),
-        ("admin", ["/", "/people/", "/admin/audit", "/admin/roles"], ["/devices/", "/rooms/", "/people/team"]),
+        (
+            "admin",
+            ["/", "/people/", "/admin/audit", "/admin/roles"],
+            ["/devices/", "/rooms/", "/people/team"],
+        ),
     ],
 )
 def test_roles_see_their_pages_only(client, auth, role, allowed, refused):

@@ -149,7 +149,8 @@ def test_login_rate_limit_per_account_and_address(app, client, auth):
     other = app.test_client()
     token = csrf_token(other)
     response = other.post(
-        "/login", data={"username": "e.kaya", "password": PASSWORD, "csrf_token": token},
+        "/login",
+        data={"username": "e.kaya", "password": PASSWORD, "csrf_token": token},
         environ_base={"REMOTE_ADDR": "10.1.2.3"},
     )
     assert response.status_code == 302
@@ -163,7 +164,9 @@ def test_rate_limit_window_slides(app, client, auth):
     assert auth.login("employee").status_code == 429
     with app.app_context(), session_scope() as session:
         for attempt in session.exec(select(LoginAttempt)).all():
-            attempt.at = utcnow() - timedelta(minutes=app.config["LOGIN_FAILURE_WINDOW_MINUTES"] + 1)
+            attempt.at = utcnow() - timedelta(
+                minutes=app.config["LOGIN_FAILURE_WINDOW_MINUTES"] + 1
+            )
     assert auth.login("employee").status_code == 302
 
 

@@ -35,9 +35,7 @@ def test_refuses_short_secret_key(instance, monkeypatch):
 
 def test_order_defaults_instance_file_environment_test_config(instance, monkeypatch):
     (instance / "config.py").write_text(
-        'SECRET_KEY = "from-the-instance-file-0123456789"\n'
-        'LDAP_TIMEOUT = 7\n'
-        'PAGE_SIZE = 20\n'
+        'SECRET_KEY = "from-the-instance-file-0123456789"\nLDAP_TIMEOUT = 7\nPAGE_SIZE = 20\n'
     )
     monkeypatch.setenv("HOMEOFFICE_PAGE_SIZE", "30")
     monkeypatch.setenv("HOMEOFFICE_DATABASE_URL", "sqlite:////tmp/elsewhere.db")
@@ -68,7 +66,13 @@ def test_unknown_directory_kind_and_role_refused(instance):
 
 def test_user_filter_must_take_the_username(instance):
     with pytest.raises(ConfigError, match="LDAP_USER_FILTER"):
-        create_app({
-            "TESTING": True, "DIRECTORY": "ldap", "LDAP_URL": "ldap://127.0.0.1:1",
-            "LDAP_BIND_DN": "cn=x", "LDAP_BIND_PASSWORD": "y", "LDAP_USER_FILTER": "(uid=*)",
-        })
+        create_app(
+            {
+                "TESTING": True,
+                "DIRECTORY": "ldap",
+                "LDAP_URL": "ldap://127.0.0.1:1",
+                "LDAP_BIND_DN": "cn=x",
+                "LDAP_BIND_PASSWORD": "y",
+                "LDAP_USER_FILTER": "(uid=*)",
+            }
+        )

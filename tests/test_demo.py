@@ -23,12 +23,16 @@ def test_demo_data_is_idempotent_and_logins_work(tmp_path, monkeypatch):
     from tests.conftest import make_app
 
     monkeypatch.setenv("HOMEOFFICE_INSTANCE_PATH", str(tmp_path))
-    app = make_app(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path, ROLE_GROUPS={
-        "hr": "cn=homeoffice-hr,ou=groups,dc=musterstadt,dc=de",
-        "it": "cn=homeoffice-it,ou=groups,dc=musterstadt,dc=de",
-        "admin": "cn=homeoffice-admin,ou=groups,dc=musterstadt,dc=de",
-        "facility": "cn=homeoffice-facility,ou=groups,dc=musterstadt,dc=de",
-    })
+    app = make_app(
+        f"sqlite:///{tmp_path / 'demo.db'}",
+        tmp_path,
+        ROLE_GROUPS={
+            "hr": "cn=homeoffice-hr,ou=groups,dc=musterstadt,dc=de",
+            "it": "cn=homeoffice-it,ou=groups,dc=musterstadt,dc=de",
+            "admin": "cn=homeoffice-admin,ou=groups,dc=musterstadt,dc=de",
+            "facility": "cn=homeoffice-facility,ou=groups,dc=musterstadt,dc=de",
+        },
+    )
     runner = app.test_cli_runner()
     assert runner.invoke(args=["init-db"]).exit_code == 0
     first = runner.invoke(args=["demo-data"])
@@ -40,7 +44,14 @@ def test_demo_data_is_idempotent_and_logins_work(tmp_path, monkeypatch):
     assert _counts(app) == counts  # nothing twice
     people, units, rooms, devices = counts
     assert 300 <= people <= 400 and 8 <= units <= 12 and rooms > 0 and devices > 0
-    for login in ("demo.employee", "demo.supervisor", "demo.hr", "demo.it", "demo.facility", "demo.admin"):
+    for login in (
+        "demo.employee",
+        "demo.supervisor",
+        "demo.hr",
+        "demo.it",
+        "demo.facility",
+        "demo.admin",
+    ):
         assert login in first.output
 
     with app.app_context(), session_scope() as session:
@@ -59,11 +70,19 @@ def test_demo_data_is_idempotent_and_logins_work(tmp_path, monkeypatch):
         assert role in roles[f"demo.{role}"]
 
     client = app.test_client()
-    old = client.post("/login", data={"username": "demo.hr", "password": generated,
-                                      "csrf_token": csrf_token(client)})
+    old = client.post(
+        "/login",
+        data={"username": "demo.hr", "password": generated, "csrf_token": csrf_token(client)},
+    )
     assert old.status_code == 200  # the second run set the new password
-    new = client.post("/login", data={"username": "demo.hr", "password": "Demo-Passwort-1",
-                                      "csrf_token": csrf_token(client)})
+    new = client.post(
+        "/login",
+        data={
+            "username": "demo.hr",
+            "password": "Demo-Passwort-1",
+            "csrf_token": csrf_token(client),
+        },
+    )
     assert new.status_code == 302
 
 

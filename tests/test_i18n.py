@@ -15,7 +15,9 @@ def test_german_is_the_default(client):
 
 
 def test_english_follows_the_browser(client):
-    html = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    html = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(
+        as_text=True
+    )
     assert '<html lang="en">' in html
     assert "Log in" in html and "User name" in html
 
@@ -37,9 +39,24 @@ def test_switch_overrides_the_browser(client, auth):
 def test_every_message_has_a_german_translation(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "_l", "-k", "lazy_gettext", "-o", str(pot), "--no-location", "."],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            "--no-location",
+            ".",
+        ],
+        check=True,
+        capture_output=True,
     )
     with open(pot, "rb") as f:
         template = read_po(f)

@@ -28,11 +28,16 @@ def _grow(app, n: int, start: int) -> None:
         session.add(building)
         session.flush()
         for i in range(start, start + n):
-            session.add(LocalDirectoryUser(
-                username=f"staff{i}", dn=f"uid=staff{i},ou=people,dc=musterstadt,dc=de",
-                display_name=f"Staff {i}", unit="Bürgerbüro", manager_dn=dn_of("supervisor"),
-                password_hash=password_hash(),
-            ))
+            session.add(
+                LocalDirectoryUser(
+                    username=f"staff{i}",
+                    dn=f"uid=staff{i},ou=people,dc=musterstadt,dc=de",
+                    display_name=f"Staff {i}",
+                    unit="Bürgerbüro",
+                    manager_dn=dn_of("supervisor"),
+                    password_hash=password_hash(),
+                )
+            )
             session.add(Device(asset_tag=f"NB-{i}", serial_number=f"S{i}", model="T14"))
             session.add(Room(building_id=building.id, number=f"R{i}"))
         session.flush()

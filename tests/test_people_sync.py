@@ -31,10 +31,15 @@ def test_seed_sync_sets_units_managers_heads_and_roles(app):
 @both_databases
 def test_sync_reports_created_updated_deactivated_and_keeps_history(app, runner):
     with app.app_context(), session_scope() as session:
-        session.add(LocalDirectoryUser(
-            username="n.neu", dn="uid=n.neu,ou=people,dc=musterstadt,dc=de", display_name="Nora Neu",
-            unit="Kämmerei", password_hash=password_hash(),
-        ))
+        session.add(
+            LocalDirectoryUser(
+                username="n.neu",
+                dn="uid=n.neu,ou=people,dc=musterstadt,dc=de",
+                display_name="Nora Neu",
+                unit="Kämmerei",
+                password_hash=password_hash(),
+            )
+        )
         moved = session.exec(
             select(LocalDirectoryUser).where(LocalDirectoryUser.username == "c.schaefer")
         ).one()
@@ -52,7 +57,12 @@ def test_sync_reports_created_updated_deactivated_and_keeps_history(app, runner)
         assert session.get(Unit, _person(session, "c.schaefer").unit_id).name == "Ordnungsamt"
         assert _person(session, "n.neu").active
         actions = {e.action for e in session.exec(select(AuditEvent)).all()}
-        assert {"person.created", "person.updated", "person.deactivated", "directory.sync"} <= actions
+        assert {
+            "person.created",
+            "person.updated",
+            "person.deactivated",
+            "directory.sync",
+        } <= actions
     again = runner.invoke(args=["sync-directory"])
     assert "0 created, 0 updated, 0 deactivated" in again.output
 

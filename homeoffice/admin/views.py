@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
-from sqlmodel import select
+from sqlmodel import col, select
 
 from homeoffice.audit.models import AuditEvent
 from homeoffice.db import get_session
@@ -21,8 +21,12 @@ def audit_log():
     statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if action:
         statement = statement.where(AuditEvent.action == action)
-    page = paginate(get_session(), statement, number=page_number(request.args),
-                    size=current_app.config["PAGE_SIZE"])
+    page = paginate(
+        get_session(),
+        statement,
+        number=page_number(request.args),
+        size=current_app.config["PAGE_SIZE"],
+    )
     return render_template("admin/audit.html", page=page, action=action)
 
 
@@ -34,11 +38,18 @@ def roles():
     holders = {role: [] for role in role_groups}
     # Everybody holds "employee" and supervisors hold "supervisor": only the rest
     # can hold a directory role, which keeps this one short query.
-    people = get_session().exec(
-        select(Person)
-        .where(Person.active == True, Person.roles.not_in(["employee", "employee supervisor"]))  # noqa: E712
-        .order_by(Person.display_name)
-    ).all()
+    people = (
+        get_session()
+        .exec(
+            select(Person)
+            .where(
+                col(Person.active).is_(True),
+                Person.roles.not_in(["employee", "employee supervisor"]),
+            )  # noqa: E712
+            .order_by(Person.display_name)
+        )
+        .all()
+    )
     for person in people:
         for role in person.role_set & set(role_groups):
             holders[role].append(person)

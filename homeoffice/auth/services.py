@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from homeoffice.audit.services import record
 from homeoffice.auth.models import LoginAttempt, LoginSession
@@ -96,13 +96,23 @@ def log_in(
     person = refresh_person(session, entry, config["ROLE_GROUPS"])
     token = secrets.token_urlsafe(32)
     login_session = LoginSession(
-        token_hash=hash_token(token), person_id=person.id, address=address,
-        created_at=now, authenticated_at=now, last_seen_at=now,
+        token_hash=hash_token(token),
+        person_id=person.id,
+        address=address,
+        created_at=now,
+        authenticated_at=now,
+        last_seen_at=now,
     )
     session.add(login_session)
     session.flush()
-    record(session, action="login.success", actor=person, object_type="login_session",
-           object_id=login_session.id, detail=f"from {address}")
+    record(
+        session,
+        action="login.success",
+        actor=person,
+        object_type="login_session",
+        object_id=login_session.id,
+        detail=f"from {address}",
+    )
     return LoginResult(person=person, token=token)
 
 
@@ -132,8 +142,14 @@ def load_session(
     if reason:
         login_session.ended_at = now
         login_session.end_reason = reason
-        record(session, action="logout.timeout", actor=person, object_type="login_session",
-               object_id=login_session.id, detail=reason)
+        record(
+            session,
+            action="logout.timeout",
+            actor=person,
+            object_type="login_session",
+            object_id=login_session.id,
+            detail=reason,
+        )
         session.flush()
         return None
     # One write a minute at most: enough for the idle timeout, cheap for busy pages.
@@ -145,8 +161,13 @@ def load_session(
 def log_out(session: Session, login_session: LoginSession, person: Person) -> None:
     login_session.ended_at = utcnow()
     login_session.end_reason = "logout"
-    record(session, action="logout", actor=person, object_type="login_session",
-           object_id=login_session.id)
+    record(
+        session,
+        action="logout",
+        actor=person,
+        object_type="login_session",
+        object_id=login_session.id,
+    )
     session.flush()
 
 
@@ -155,7 +176,8 @@ def end_sessions_of(session: Session, person: Person, *, reason: str) -> int:
     now = utcnow()
     open_sessions = session.exec(
         select(LoginSession).where(
-            LoginSession.person_id == person.id, LoginSession.ended_at == None  # noqa: E711
+            LoginSession.person_id == person.id,
+            col(LoginSession.ended_at).is_(None),
         )
     ).all()
     for login_session in open_sessions:

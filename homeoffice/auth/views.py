@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -46,21 +55,30 @@ def login():
             )
         except services.LoginRefused as refused:
             if refused.reason == "throttled":
-                flash(_("Too many failed attempts. Please wait 15 minutes and try again."), "danger")
+                flash(
+                    _("Too many failed attempts. Please wait 15 minutes and try again."), "danger"
+                )
                 status = 429
             else:
                 flash(_("User name or password is wrong."), "danger")
         except DirectoryUnavailable:
             log.warning("Login of %r failed: directory not reachable", form.username.data)
             get_session().rollback()
-            flash(_("The directory service is not reachable right now, so nobody can log in. "
-                    "Please try again later or call the IT service desk."), "danger")
+            flash(
+                _(
+                    "The directory service is not reachable right now, so nobody can log in. "
+                    "Please try again later or call the IT service desk."
+                ),
+                "danger",
+            )
             status = 503
         except DirectoryError:
             log.exception("Login failed: directory error")
             get_session().rollback()
-            flash(_("The directory service refused the request. Please call the IT service desk."),
-                  "danger")
+            flash(
+                _("The directory service refused the request. Please call the IT service desk."),
+                "danger",
+            )
             status = 503
         else:
             next_page = _safe_next(request.args.get("next"))

@@ -23,6 +23,10 @@ def inventory():
         statement = statement.where(Device.state == state)
     else:
         state = None
-    page = paginate(get_session(), statement, number=page_number(request.args),
-                    size=current_app.config["PAGE_SIZE"])
+    page = paginate(
+        get_session(),
+        statement,
+        number=page_number(request.args),
+        size=current_app.config["PAGE_SIZE"],
+    )
     return render_template("devices/inventory.html", page=page, state=state, states=DEVICE_STATES)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from homeoffice.db import engine
 from homeoffice.directory import open_directory
@@ -33,7 +33,9 @@ def start_overview(*, person: Person) -> StartOverview:
     unit = session.get(Unit, person.unit_id) if person.unit_id else None
     manager = session.get(Person, person.manager_id) if person.manager_id else None
     report_count = len(
-        session.exec(select(Person.id).where(Person.manager_id == person.id, Person.active == True)).all()  # noqa: E712
+        session.exec(
+            select(Person.id).where(Person.manager_id == person.id, col(Person.active).is_(True))
+        ).all()
     )
     return StartOverview(person=person, unit=unit, manager=manager, report_count=report_count)
 

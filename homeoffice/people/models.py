@@ -30,7 +30,9 @@ class Unit(SQLModel, table=True):
         default=None,
         # person → unit → person is a cycle; the constraint is added after both tables.
         sa_column=Column(
-            Integer, ForeignKey("person.id", use_alter=True, name="fk_unit_head_id_person"), index=True
+            Integer,
+            ForeignKey("person.id", use_alter=True, name="fk_unit_head_id_person"),
+            index=True,
         ),
     )
     active: bool = Field(default=True)

@@ -24,7 +24,7 @@ def staff_page(session: Session, *, search: str, number: int, size: int) -> Page
         select(Person, Unit.name, manager.display_name)
         .outerjoin(Unit, Unit.id == Person.unit_id)
         .outerjoin(manager, manager.id == Person.manager_id)
-        .where(Person.active == True)  # noqa: E712
+        .where(col(Person.active).is_(True))
         .order_by(Person.display_name, Person.id)
     )
     if search:
@@ -44,7 +44,7 @@ def team_of(session: Session, supervisor: Person) -> list[Person]:
         session.exec(
             select(Person)
             .where(
-                Person.active == True,  # noqa: E712
+                col(Person.active).is_(True),
                 Person.id != supervisor.id,
                 or_(Person.manager_id == supervisor.id, col(Person.unit_id).in_(headed)),
             )

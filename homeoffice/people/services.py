@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from homeoffice.audit.services import record
 from homeoffice.db import utcnow
@@ -55,7 +55,9 @@ def _unit_for(session: Session, units: dict[str, Unit], name: str | None) -> Uni
     return unit
 
 
-def _apply(session: Session, person: Person, entry: DirectoryPerson, units: dict[str, Unit]) -> dict:
+def _apply(
+    session: Session, person: Person, entry: DirectoryPerson, units: dict[str, Unit]
+) -> dict:
     """Copy directory attributes onto a Person; return {field: (old, new)} of changes."""
     unit = _unit_for(session, units, entry.unit)
     wanted = {
@@ -98,7 +100,7 @@ def refresh_person(
     session.flush()
     has_reports = (
         session.exec(
-            select(Person.id).where(Person.manager_id == person.id, Person.active == True)  # noqa: E712
+            select(Person.id).where(Person.manager_id == person.id, col(Person.active).is_(True))
         ).first()
         is not None
     )
@@ -111,20 +113,35 @@ def refresh_person(
         person.active = True
         person.deactivated_at = None
     if created:
-        record(session, action="person.created", object_type="person", object_id=person.id,
-               after={"username": person.username, "roles": person.roles})
+        record(
+            session,
+            action="person.created",
+            object_type="person",
+            object_id=person.id,
+            after={"username": person.username, "roles": person.roles},
+        )
     elif changes or reactivated:
         person.updated_at = utcnow()
-        record(session, action="person.updated", object_type="person", object_id=person.id,
-               before={k: v[0] for k, v in changes.items()} | ({"active": False} if reactivated else {}),
-               after={k: v[1] for k, v in changes.items()} | ({"active": True} if reactivated else {}),
-               detail="refreshed from the directory at login")
+        record(
+            session,
+            action="person.updated",
+            object_type="person",
+            object_id=person.id,
+            before={k: v[0] for k, v in changes.items()}
+            | ({"active": False} if reactivated else {}),
+            after={k: v[1] for k, v in changes.items()} | ({"active": True} if reactivated else {}),
+            detail="refreshed from the directory at login",
+        )
     session.flush()
     return person
 
 
 def sync_people(
-    *, session: Session, directory: Directory, role_groups: Mapping[str, str], actor: Person | None = None
+    *,
+    session: Session,
+    directory: Directory,
+    role_groups: Mapping[str, str],
+    actor: Person | None = None,
 ) -> SyncReport:
     """Import every person of the directory: create, update, deactivate, reactivate.
 
@@ -148,7 +165,9 @@ def sync_people(
     for entry in directory.iter_people():
         key = entry.username.lower()
         if key in seen:
-            log.warning("Directory holds the login name %r twice; the first entry wins", entry.username)
+            log.warning(
+                "Directory holds the login name %r twice; the first entry wins", entry.username
+            )
             continue
         seen.add(key)
         person = people.get(key)
@@ -159,8 +178,14 @@ def sync_people(
             session.flush()
             people[key] = person
             report.created += 1
-            record(session, action="person.created", actor=actor, object_type="person",
-                   object_id=person.id, after={"username": person.username, "dn": person.dn})
+            record(
+                session,
+                action="person.created",
+                actor=actor,
+                object_type="person",
+                object_id=person.id,
+                after={"username": person.username, "dn": person.dn},
+            )
             continue
         changes = _apply(session, person, entry, units)
         if not person.active:
@@ -180,9 +205,16 @@ def sync_people(
             person.deactivated_at = now
             report.deactivated += 1
             end_sessions_of(session, person, reason="deactivated")
-            record(session, action="person.deactivated", actor=actor, object_type="person",
-                   object_id=person.id, before={"active": True}, after={"active": False},
-                   detail="no longer in the directory")
+            record(
+                session,
+                action="person.deactivated",
+                actor=actor,
+                object_type="person",
+                object_id=person.id,
+                before={"active": True},
+                after={"active": False},
+                detail="no longer in the directory",
+            )
     session.flush()
 
     active = [p for p in people.values() if p.active]
@@ -207,13 +239,26 @@ def sync_people(
     for person_id, changes in changed.items():
         if changes.get("active") == (False, True):
             changes.pop("active")
-            record(session, action="person.reactivated", actor=actor, object_type="person",
-                   object_id=person_id, before={"active": False}, after={"active": True})
+            record(
+                session,
+                action="person.reactivated",
+                actor=actor,
+                object_type="person",
+                object_id=person_id,
+                before={"active": False},
+                after={"active": True},
+            )
         if changes:
             report.updated += 1
-            record(session, action="person.updated", actor=actor, object_type="person",
-                   object_id=person_id, before={k: v[0] for k, v in changes.items()},
-                   after={k: v[1] for k, v in changes.items()})
+            record(
+                session,
+                action="person.updated",
+                actor=actor,
+                object_type="person",
+                object_id=person_id,
+                before={k: v[0] for k, v in changes.items()},
+                after={k: v[1] for k, v in changes.items()},
+            )
     for person in active:
         if person.id in changed:
             person.updated_at = now

@@ -19,7 +19,9 @@ bp = Blueprint("people", __name__, url_prefix="/people")
 def staff():
     search = (request.args.get("q") or "").strip()[:100]
     page = queries.staff_page(
-        get_session(), search=search, number=page_number(request.args),
+        get_session(),
+        search=search,
+        number=page_number(request.args),
         size=current_app.config["PAGE_SIZE"],
     )
     return render_template("people/staff.html", page=page, search=search)

@@ -16,10 +16,14 @@ bp = Blueprint("rooms", __name__, url_prefix="/rooms")
 @bp.get("/")
 @roles_required(FACILITY)
 def room_list():
-    rows = get_session().exec(
-        select(Room, Building.name, Unit.name)
-        .join(Building, Building.id == Room.building_id)
-        .outerjoin(Unit, Unit.id == Room.unit_id)
-        .order_by(Building.name, Room.floor, Room.number)
-    ).all()
+    rows = (
+        get_session()
+        .exec(
+            select(Room, Building.name, Unit.name)
+            .join(Building, Building.id == Room.building_id)
+            .outerjoin(Unit, Unit.id == Room.unit_id)
+            .order_by(Building.name, Room.floor, Room.number)
+        )
+        .all()
+    )
     return render_template("rooms/list.html", rows=rows)
