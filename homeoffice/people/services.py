@@ -147,8 +147,7 @@ def sync_people(
 
     People missing from the directory are deactivated, never deleted (their history
     stays), and their login sessions end. Managers are matched by DN; a person with
-    direct reports holds the supervisor role; a unit's head is the person most of
-    its members report to.
+    direct reports holds the supervisor role; see ``_set_unit_heads`` for the head.
     """
     from homeoffice.auth.services import end_sessions_of
 
@@ -162,6 +161,7 @@ def sync_people(
     }
     seen: set[str] = set()
     changed: dict[int, dict] = {}
+    created: list[Person] = []
     for entry in directory.iter_people():
         key = entry.username.lower()
         if key in seen:
@@ -175,17 +175,8 @@ def sync_people(
             person = Person(username=entry.username, dn=entry.dn, dn_key="", display_name="")
             session.add(person)
             _apply(session, person, entry, units)
-            session.flush()
             people[key] = person
-            report.created += 1
-            record(
-                session,
-                action="person.created",
-                actor=actor,
-                object_type="person",
-                object_id=person.id,
-                after={"username": person.username, "dn": person.dn},
-            )
+            created.append(person)
             continue
         changes = _apply(session, person, entry, units)
         if not person.active:
@@ -195,9 +186,8 @@ def sync_people(
             changes["active"] = (False, True)
         if changes:
             changed[person.id] = changes
-        else:
-            report.unchanged += 1
 
+    session.flush()
     now = utcnow()
     for key, person in people.items():
         if key not in seen and person.active:
@@ -236,7 +226,26 @@ def sync_people(
             person.roles = roles
     _set_unit_heads(session, units.values(), active)
 
+    created_ids = {person.id for person in created}
+    for person in created:
+        report.created += 1
+        record(
+            session,
+            action="person.created",
+            actor=actor,
+            object_type="person",
+            object_id=person.id,
+            after={
+                "username": person.username,
+                "dn": person.dn,
+                "unit_id": person.unit_id,
+                "manager_id": person.manager_id,
+                "roles": person.roles,
+            },
+        )
     for person_id, changes in changed.items():
+        if person_id in created_ids:
+            continue
         if changes.get("active") == (False, True):
             changes.pop("active")
             record(
@@ -262,6 +271,7 @@ def sync_people(
     for person in active:
         if person.id in changed:
             person.updated_at = now
+    report.unchanged = len(seen) - report.created - len(changed.keys() - created_ids)
     record(session, action="directory.sync", actor=actor, after=report.as_dict())
     session.flush()
     return report
