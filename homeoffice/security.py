@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Flask, abort, current_app, g, request, session
+from flask import Flask, abort, current_app, g, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -182,8 +182,3 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_principal)
     app.before_request(_enforce_access)
     app.after_request(_security_headers)
-
-    @app.before_request
-    def _permanent_session():
-        # The cookie ends with the absolute session lifetime, not the browser's.
-        session.permanent = True

@@ -88,6 +88,8 @@ def login():
             session.clear()
             if lang:
                 session["lang"] = lang
+            # The cookie ends with the absolute session lifetime, not with the browser.
+            session.permanent = True
             person = result.person
             login_user(Principal(person, None, result.token))
             return redirect(next_page)
