@@ -50,6 +50,7 @@ def _init_extensions(app: Flask) -> None:
     from flask_bootstrap import Bootstrap5
 
     from homeoffice import db, directory, i18n, security, templating
+    from homeoffice.notifications import services as notifications
 
     db.init_app(app)
     directory.init_app(app)
@@ -57,17 +58,19 @@ def _init_extensions(app: Flask) -> None:
     i18n.init_app(app)
     templating.init_app(app)
     Bootstrap5(app)
+    notifications.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
     from homeoffice.admin.views import bp as admin
+    from homeoffice.agreements.views import bp as agreements
     from homeoffice.auth.views import bp as auth
     from homeoffice.devices.views import bp as devices
     from homeoffice.main.views import bp as main
     from homeoffice.people.views import bp as people
     from homeoffice.rooms.views import bp as rooms
 
-    for blueprint in (main, auth, people, devices, rooms, admin):
+    for blueprint in (main, auth, agreements, people, devices, rooms, admin):
         app.register_blueprint(blueprint)
 
 

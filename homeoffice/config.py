@@ -95,6 +95,23 @@ class DefaultConfig:
 
     PAGE_SIZE = 50
 
+    #: "log" prints mail to the log (the demo); "smtp" sends it
+    MAIL_BACKEND = "log"
+    MAIL_FROM = "homeoffice@musterstadt.example"
+    SMTP_HOST = "localhost"
+    SMTP_PORT = 587
+    SMTP_STARTTLS = True
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    SMTP_TIMEOUT = 10
+    #: a message that failed this often stays in the outbox for an administrator
+    MAIL_MAX_ATTEMPTS = 8
+    #: deliver queued mail right after the request that queued it (besides the job)
+    MAIL_SEND_AFTER_REQUEST = True
+
+    #: where the eligibility rule files live (default: policies/rules in the checkout)
+    POLICY_DIRECTORY = ""
+
 
 class ConfigError(RuntimeError):
     """A required setting is missing or unsafe; the service refuses to start."""
@@ -166,6 +183,8 @@ def check(app: Flask) -> None:
         problems.append(
             "HOMEOFFICE_ROLE_GROUPS must map roles (" + ", ".join(ROLE_NAMES) + ") to group DNs"
         )
+    if config["MAIL_BACKEND"] not in ("log", "smtp"):
+        problems.append("HOMEOFFICE_MAIL_BACKEND must be 'log' or 'smtp'")
     for key in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LDAP_TIMEOUT", "PAGE_SIZE"):
         value = config.get(key)
         if not isinstance(value, int | float) or value <= 0:

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from homeoffice.agreements.models import Agreement, HomeOfficeRequest
 from homeoffice.audit.models import AuditEvent
 from homeoffice.auth.models import LoginAttempt, LoginSession
 from homeoffice.devices.models import Device
@@ -10,12 +11,18 @@ from homeoffice.directory.models import (
     LocalDirectoryMembership,
     LocalDirectoryUser,
 )
+from homeoffice.notifications.models import OutboxMessage
 from homeoffice.people.models import Person, Unit
 from homeoffice.rooms.models import Building, Room
+from homeoffice.tasks.models import ItTask
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Agreement",
+    "HomeOfficeRequest",
+    "ItTask",
+    "OutboxMessage",
     "AuditEvent",
     "Building",
     "Device",

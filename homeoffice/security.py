@@ -76,6 +76,14 @@ def roles_required(*roles: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def recent_login() -> bool:
+    """The password was checked within FRESH_LOGIN_MINUTES."""
+    from homeoffice.db import utcnow
+
+    limit = timedelta(minutes=current_app.config["FRESH_LOGIN_MINUTES"])
+    return utcnow() - current_user.login_session.authenticated_at <= limit
+
+
 def fresh_login_required(view: Callable) -> Callable:
     """Ask for the password again when the login is older than FRESH_LOGIN_MINUTES.
 
@@ -84,10 +92,7 @@ def fresh_login_required(view: Callable) -> Callable:
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        limit = timedelta(minutes=current_app.config["FRESH_LOGIN_MINUTES"])
-        from homeoffice.db import utcnow
-
-        if utcnow() - current_user.login_session.authenticated_at > limit:
+        if not recent_login():
             return login_manager.needs_refresh()
         return view(*args, **kwargs)
 

@@ -38,11 +38,15 @@ class NavItem:
 #: (endpoint, label, roles that see it), in the order shown
 NAVIGATION = (
     ("main.index", _l("Start"), {EMPLOYEE}),
+    ("agreements.mine", _l("My home office"), {EMPLOYEE}),
+    ("agreements.team", _l("Team requests"), {SUPERVISOR}),
+    ("agreements.queue", _l("Requests to decide"), {HR}),
     ("people.team", _l("My team"), {SUPERVISOR}),
     ("people.staff", _l("Staff"), {HR, ADMIN}),
     ("devices.inventory", _l("Laptops"), {IT}),
     ("rooms.room_list", _l("Rooms"), {FACILITY}),
     ("admin.roles", _l("Roles"), {ADMIN}),
+    ("admin.policies_page", _l("Rules"), {ADMIN}),
     ("admin.audit_log", _l("Audit log"), {ADMIN}),
 )
 
@@ -57,6 +61,32 @@ def navigation() -> list[NavItem]:
     ]
 
 
+def localized(obj, name: str) -> str:
+    """``obj.<name>_de`` or ``obj.<name>_en`` (or dict keys) in the page's language."""
+    suffix = "en" if str(get_locale() or "de") == "en" else "de"
+    key = f"{name}_{suffix}"
+    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
+
+
+@dataclass
+class VerdictView:
+    eligible: bool
+    explanation: str
+    matched: list[str]
+    rule_set: str
+
+
+def verdict_view(verdict) -> VerdictView:
+    """A stored verdict (dict) or a fresh one, in the page's language."""
+    data = verdict if isinstance(verdict, dict) else verdict.as_dict()
+    return VerdictView(
+        eligible=data["eligible"],
+        explanation=localized(data, "explanation"),
+        matched=[localized(match, "text") for match in data["matched"]],
+        rule_set=data["rule_set"],
+    )
+
+
 def role_labels(roles) -> list[str]:
     order = list(ROLE_LABELS)
     return [str(ROLE_LABELS[r]) for r in sorted(roles, key=order.index) if r in ROLE_LABELS]
@@ -65,9 +95,18 @@ def role_labels(roles) -> list[str]:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["format_date"] = format_date
 
+    from homeoffice.agreements import labels
+
     @app.context_processor
     def _helpers():
         return {
+            "reason_labels": labels.reason_labels,
+            "verdict_view": verdict_view,
+            "localized": localized,
+            "state_label": lambda state: str(labels.STATE_LABELS.get(state, state)),
+            "pattern_label": lambda pattern: str(labels.PATTERN_LABELS.get(pattern, pattern)),
+            "kind_label": lambda kind: str(labels.KIND_LABELS.get(kind, kind)),
+            "weekday_label": lambda day: str(labels.WEEKDAY_LABELS.get(day, day)),
             "navigation": navigation,
             "role_labels": role_labels,
             "device_state_label": lambda state: str(DEVICE_STATE_LABELS.get(state, state)),

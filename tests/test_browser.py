@@ -6,26 +6,35 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
+from sqlmodel import select
 
+from homeoffice.db import session_scope
+from homeoffice.devices.models import DEVICE_STATES, Device
+from homeoffice.people.models import Unit
+from homeoffice.rooms.models import Building, Room
 from tests.conftest import PASSWORD, PEOPLE
 from tests.servers.browser import check_accessibility
 
 pytestmark = pytest.mark.browser
 
 #: German nav labels in the order NAVIGATION shows them; every person is also "employee"
-NAV_LABELS = ("Start", "Mein Team", "Beschäftigte", "Laptops", "Räume", "Rollen", "Protokoll")
+NAV_LABELS = (
+    "Start", "Mein Homeoffice", "Anträge im Team", "Anträge zur Entscheidung", "Mein Team",
+    "Beschäftigte", "Laptops", "Räume", "Rollen", "Regeln", "Protokoll",
+)
 
 #: the nav entries each role sees, from NAVIGATION in homeoffice/templating.py
 EXPECTED_NAV = {
-    "employee": ["Start"],
-    "supervisor": ["Start", "Mein Team"],
-    "hr": ["Start", "Beschäftigte"],
-    "it": ["Start", "Laptops"],
-    "facility": ["Start", "Räume"],
-    "admin": ["Start", "Beschäftigte", "Rollen", "Protokoll"],
+    "employee": ["Start", "Mein Homeoffice"],
+    "supervisor": ["Start", "Mein Homeoffice", "Anträge im Team", "Mein Team"],
+    "hr": ["Start", "Mein Homeoffice", "Anträge zur Entscheidung", "Beschäftigte"],
+    "it": ["Start", "Mein Homeoffice", "Laptops"],
+    "facility": ["Start", "Mein Homeoffice", "Räume"],
+    "admin": ["Start", "Mein Homeoffice", "Beschäftigte", "Rollen", "Regeln", "Protokoll"],
 }
 
 ROLES = sorted(EXPECTED_NAV)
@@ -90,6 +99,20 @@ def log_in(page: Page, base: str, role: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Anmelden").click()
 
 
+def is_focused(locator) -> bool:
+    """Whether the element has the keyboard focus right now (no waiting)."""
+    return locator.evaluate("element => element === document.activeElement")
+
+
+def tab_until(page: Page, locator, limit: int = 10) -> int:
+    """Press Tab until ``locator`` has the focus; return how many presses it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if is_focused(locator):
+            return presses
+    raise AssertionError(f"{limit} Tab presses never reached {locator}")
+
+
 def reachable_pages(page: Page, base: str) -> list[tuple[str, str]]:
     """(label, URL) of every entry in the main navigation of the page shown."""
     links = main_nav(page).get_by_role("list").get_by_role("link")
@@ -99,13 +122,32 @@ def reachable_pages(page: Page, base: str) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.fixture
+def furnished(app) -> None:
+    """Rows in every table and a page size of 3, so the checked pages show tables with
+    content and the pager, not only their empty states."""
+    app.config["PAGE_SIZE"] = 3
+    with app.app_context(), session_scope() as session:
+        building = Building(name="Rathaus", address="Marktplatz 1")
+        session.add(building)
+        session.flush()
+        unit_id = session.exec(select(Unit.id)).first()
+        session.add(Room(building_id=building.id, number="1.01", floor=1, capacity=4,
+                         infection_capacity=2, step_free=True, unit_id=unit_id))
+        session.add(Room(building_id=building.id, number="0.12", capacity=2))
+        for number, state in enumerate(DEVICE_STATES):
+            session.add(Device(asset_tag=f"NB-{number}", serial_number=f"SN-{number}",
+                               model="ThinkPad T14", purchase_date=date(2025, 3, 1),
+                               state=state))
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_role_logs_in_sees_its_navigation_and_logs_out(
-    page: Page, live_server: str, problems: PageProblems, role: str
+    page: Page, live_server: str, furnished: None, problems: PageProblems, role: str
 ):
-    """A person logs in through the form, sees exactly their role's nav entries, every
-    entry opens a page without console errors, CSP violations or failed requests, and
-    logging out ends the session."""
+    """A person logs in through the form and sees exactly their role's nav entries; every
+    entry opens a page without console errors, CSP violations, failed requests or serious
+    or critical axe findings; logging out ends the session."""
     log_in(page, live_server, role)
     expect(page).to_have_url(f"{live_server}/")
     expect(page.get_by_role("heading", level=1)).to_contain_text(PEOPLE[role][1])
@@ -115,6 +157,7 @@ def test_role_logs_in_sees_its_navigation_and_logs_out(
     for label in set(NAV_LABELS) - set(EXPECTED_NAV[role]):
         expect(main_nav(page).get_by_role("link", name=label, exact=True)).to_have_count(0)
 
+    findings = []
     for label, url in reachable_pages(page, live_server):
         main_nav(page).get_by_role("link", name=label, exact=True).click()
         expect(page).to_have_url(url)
@@ -122,7 +165,11 @@ def test_role_logs_in_sees_its_navigation_and_logs_out(
         expect(main_nav(page).get_by_role("link", name=label, exact=True)).to_have_attribute(
             "aria-current", "page"
         )
+        violations = check_accessibility(page)
+        if violations:
+            findings.append(f"axe on {label} ({page.url}):\n{_readable(violations)}")
     assert not problems.items, "\n".join(problems.items)
+    assert not findings, "\n".join(findings)
 
     page.get_by_role("button", name="Abmelden").click()
     expect(page).to_have_url(f"{live_server}/login")
@@ -134,27 +181,24 @@ def test_role_logs_in_sees_its_navigation_and_logs_out(
 
 
 def test_login_page_is_accessible(page: Page, live_server: str):
-    """The login page has no serious or critical axe findings, neither fresh nor when it
-    shows the error after a wrong password."""
+    """The login page has no serious or critical axe findings: fresh, after a wrong
+    password, with the field errors of an empty form, and with the notice shown to
+    someone sent there from a protected page."""
     page.goto(f"{live_server}/login")
     expect(page.get_by_label("Benutzername")).to_be_visible()
     assert_accessible(page, "login page")
 
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_label("Benutzername")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page, "login page with field errors")
+
+    page.goto(f"{live_server}/")
+    expect(page.get_by_role("status")).to_be_visible()
+    assert_accessible(page, "login page after a redirect from /")
+
     log_in(page, live_server, "employee", password="wrong password")
     expect(page.get_by_role("alert")).to_be_visible()
     assert_accessible(page, "login page after a wrong password")
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_every_reachable_page_is_accessible(page: Page, live_server: str, role: str):
-    """Every page a role reaches through the navigation has no serious or critical axe
-    findings."""
-    log_in(page, live_server, role)
-    expect(page).to_have_url(f"{live_server}/")
-    for label, url in reachable_pages(page, live_server):
-        page.goto(url)
-        expect(page.get_by_role("heading", level=1)).to_be_visible()
-        assert_accessible(page, f"{label} as {role}")
 
 
 def test_login_works_with_the_keyboard_alone(page: Page, live_server: str):
@@ -172,19 +216,12 @@ def test_login_works_with_the_keyboard_alone(page: Page, live_server: str):
     username = page.get_by_label("Benutzername")
     password = page.get_by_label("Passwort")
     submit = page.get_by_role("button", name="Anmelden")
-    order = []
-    for _ in range(8):
-        page.keyboard.press("Tab")
-        for name, locator in (("username", username), ("password", password), ("submit", submit)):
-            if locator.evaluate("element => element === document.activeElement"):
-                order.append(name)
-        if order and order[-1] == "submit":
-            break
-    assert order == ["username", "password", "submit"]
+    tab_until(page, username)
+    presses = [tab_until(page, stop) for stop in (password, submit)]
+    assert presses == [1, 1], f"Tab presses from user name to password, to button: {presses}"
 
     page.goto(f"{live_server}/login")
-    while not username.evaluate("element => element === document.activeElement"):
-        page.keyboard.press("Tab")
+    tab_until(page, username)
     page.keyboard.type(PEOPLE["employee"][0])
     page.keyboard.press("Tab")
     expect(password).to_be_focused()

@@ -12,9 +12,9 @@ refused operation (no rights, no such entry) is ``DirectoryError``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-import re
 from typing import Protocol
 
 

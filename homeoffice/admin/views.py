@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlmodel import col, select
 
+from homeoffice.agreements.forms import ActionForm
 from homeoffice.audit.models import AuditEvent
+from homeoffice.audit.services import record
 from homeoffice.db import get_session
 from homeoffice.pagination import page_number, paginate
 from homeoffice.people.models import ADMIN, Person
 from homeoffice.security import roles_required
+from policies import PolicyFileError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -28,6 +35,63 @@ def audit_log():
         size=current_app.config["PAGE_SIZE"],
     )
     return render_template("admin/audit.html", page=page, action=action)
+
+
+@bp.get("/policies")
+@roles_required(ADMIN)
+def policies_page():
+    """The rule sets in force, and the button that re-reads the rule files."""
+    from homeoffice.agreements.rules import get_rule_book, rule_directory
+
+    error = None
+    try:
+        book = get_rule_book()
+    except PolicyFileError as exc:
+        book, error = None, str(exc)
+    return render_template(
+        "admin/policies.html",
+        book=book,
+        error=error,
+        directory=rule_directory(),
+        today=date.today(),
+        form=ActionForm(),
+    )
+
+
+@bp.post("/policies/reload")
+@roles_required(ADMIN)
+def reload_policies():
+    from homeoffice.agreements.rules import reload_rule_book
+
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        previous, book = reload_rule_book()
+    except PolicyFileError as exc:
+        flash(
+            _(
+                "The rule files have an error; the rules in force stay as they were: %(error)s",
+                error=str(exc),
+            ),
+            "danger",
+        )
+        return redirect(url_for("admin.policies_page"))
+    record(
+        get_session(),
+        action="policies.reloaded",
+        actor=current_user.person,
+        before={
+            "fingerprint": previous.fingerprint if previous else None,
+            "versions": [r.version_string for r in previous.rule_sets] if previous else [],
+        },
+        after={
+            "fingerprint": book.fingerprint,
+            "versions": [r.version_string for r in book.rule_sets],
+        },
+    )
+    flash(_("The rule files have been read again."), "success")
+    return redirect(url_for("admin.policies_page"))
 
 
 @bp.get("/roles")
