@@ -53,6 +53,14 @@ def demo_data(password: str | None) -> None:
         f"Musterstadt: {summary['people']} staff in {summary['units']} units, "
         f"{summary['rooms']} rooms, {summary['devices']} laptops."
     )
+    if summary["agreements"]:
+        made = summary["agreements"]
+        click.echo(
+            f"Home office: {made['ordinary']} ordinary agreements in force, "
+            f"{made['temporary']} temporary ones from the pandemic (expired), "
+            f"{made['expired']} expired ordinary ones, {made['pending']} open requests, "
+            f"{made['rejected']} rejected, {made['withdrawn']} withdrawn."
+        )
     click.echo("Demo logins (all with the same password):")
     for username, description in summary["logins"]:
         click.echo(f"  {username:<18} {description}")

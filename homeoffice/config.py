@@ -95,6 +95,8 @@ class DefaultConfig:
 
     PAGE_SIZE = 50
 
+    #: the service's address as people reach it; links in mail sent by jobs use it
+    BASE_URL = "http://127.0.0.1:5000"
     #: "log" prints mail to the log (the demo); "smtp" sends it
     MAIL_BACKEND = "log"
     MAIL_FROM = "homeoffice@musterstadt.example"

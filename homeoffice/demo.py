@@ -233,7 +233,9 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
     rooms = _rooms(session, rng, units)
     devices = _laptops(session, rng)
     session.flush()
+    agreements = _agreements(session, rng)
     return {
+        "agreements": agreements,
         "people": len(people),
         "units": len(UNITS),
         "rooms": rooms,
@@ -292,3 +294,181 @@ def _laptops(session: Session, rng: random.Random) -> int:
             },
         )
     return count
+
+
+def _agreements(session: Session, rng: random.Random) -> dict[str, int]:
+    """A believable history, made through the same services as the screens.
+
+    About 15 ordinary agreements (some from before the pandemic), about 30 temporary
+    ones from the infection-control period (now expired), a few expired ordinary ones,
+    and open, rejected and withdrawn requests for the demo supervisor and HR to work on.
+    Runs only once: a database that already holds requests is left as it is.
+    """
+    from homeoffice.agreements import services
+    from homeoffice.agreements.models import HomeOfficeRequest
+    from homeoffice.agreements.rules import get_rule_book
+    from homeoffice.notifications.models import OutboxMessage
+    from homeoffice.people.models import Person
+
+    existing = session.exec(select(HomeOfficeRequest.id)).first()
+    if existing is not None:
+        return {}
+    book = get_rule_book()
+    hr = session.exec(select(Person).where(Person.username == "demo.hr")).one()
+    units = {u.id: u.name for u in session.exec(select(Unit))}
+    people = [
+        p
+        for p in session.exec(select(Person).where(Person.active == True).order_by(Person.id))  # noqa: E712
+        if not p.username.startswith("demo.")
+        and units.get(p.unit_id) not in ("Bauhof", None)
+        and p.id != hr.id
+    ]
+    rng.shuffle(people)
+    by_id = {p.id: p for p in session.exec(select(Person))}
+    today = date.today()
+    counts = {
+        "ordinary": 0,
+        "temporary": 0,
+        "expired": 0,
+        "pending": 0,
+        "rejected": 0,
+        "withdrawn": 0,
+    }
+
+    def data(reasons, start, end, pattern="weekdays", days=(2, 4), share=None):
+        return services.RequestData(
+            reasons=frozenset(reasons),
+            children_under_14=rng.choice((1, 2, 3)),
+            youngest_child_age=rng.randrange(1, 13),
+            care_level=rng.randrange(2, 5),
+            commute_km=float(rng.randrange(32, 85)),
+            commute_minutes=None,
+            health_certificate="health" in reasons,
+            other_text=None,
+            pattern=pattern,
+            share_percent=share,
+            weekdays=frozenset(days) if pattern == "weekdays" else frozenset(),
+            start_date=start,
+            end_date=end,
+            wants_laptop=rng.random() < 0.7,
+            wants_vpn=rng.random() < 0.5,
+            wants_terminal_server=rng.random() < 0.6,
+            uses_private_computer=rng.random() < 0.15,
+        )
+
+    def send(person, request_data):
+        return services.create_request(
+            session=session, person=person, data=request_data, rule_book=book, submit=True
+        )
+
+    def endorse(req, person, agree=True, note=""):
+        manager = by_id.get(person.manager_id)
+        if manager is not None:
+            services.endorse(
+                session=session, req=req, owner=person, by=manager, agree=agree, note=note
+            )
+
+    def approve(req, person):
+        try:
+            services.decide(
+                session=session,
+                req=req,
+                owner=person,
+                by=hr,
+                approve=True,
+                reason="",
+                override_reason="",
+                conditions="",
+                rule_book=book,
+                today=today,
+            )
+        except services.AgreementError:
+            services.decide(
+                session=session,
+                req=req,
+                owner=person,
+                by=hr,
+                approve=True,
+                reason="",
+                override_reason="Ausnahme nach Einzelfallprüfung",
+                conditions="",
+                rule_book=book,
+                today=today,
+            )
+
+    ordinary_reasons = (["commute"], ["childcare"], ["care"], ["health"], ["childcare", "commute"])
+    queue_ = iter(people)
+    for n in range(30):  # the pandemic's temporary places, long expired
+        person = next(queue_)
+        start = date(2020, 4, 1) + timedelta(days=rng.randrange(0, 200))
+        req = send(person, data(["temporary"], start, date(2021, 12, 31), "share", share=60))
+        endorse(req, person)
+        approve(req, person)
+        counts["temporary"] += 1
+    for n in range(5):  # ordinary agreements that ran out
+        person = next(queue_)
+        req = send(person, data(rng.choice(ordinary_reasons), date(2019, 1, 1), date(2024, 6, 30)))
+        endorse(req, person)
+        approve(req, person)
+        counts["expired"] += 1
+    services.apply_dates(session, today=today)
+    for n in range(15):  # the ordinary agreements in force, some from before 2020
+        person = next(queue_)
+        # Outside the infection-control period, whose rules would otherwise decide.
+        start = date((2018, 2019, 2023, 2024, 2025)[n % 5], 1 + n % 12, 1)
+        req = send(
+            person,
+            data(
+                rng.choice(ordinary_reasons),
+                min(start, today),
+                None,
+                rng.choice(("weekdays", "share")),
+                share=40,
+            ),
+        )
+        endorse(req, person)
+        approve(req, person)
+        counts["ordinary"] += 1
+    start = today + timedelta(days=21)
+    supervisor = session.exec(select(Person).where(Person.username == "demo.supervisor")).one()
+    team = [
+        p
+        for p in people
+        if p.manager_id == supervisor.id
+        and p.id not in {r.person_id for r in session.exec(select(HomeOfficeRequest))}
+    ][:3]
+    for person in team:  # waiting for demo.supervisor
+        send(person, data(rng.choice(ordinary_reasons), start, None))
+        counts["pending"] += 1
+    for n in range(5):  # waiting for demo.hr
+        person = next(queue_)
+        req = send(person, data(rng.choice(ordinary_reasons), start, start + timedelta(days=365)))
+        endorse(req, person, agree=n != 4, note="" if n != 4 else "Vertretung ungeklärt")
+        counts["pending"] += 1
+    for n in range(4):
+        person = next(queue_)
+        req = send(person, data(["other"], start, None))
+        endorse(req, person)
+        services.decide(
+            session=session,
+            req=req,
+            owner=person,
+            by=hr,
+            approve=False,
+            reason="Die Tätigkeit erfordert Anwesenheit im Publikumsverkehr.",
+            override_reason="",
+            conditions="",
+            rule_book=book,
+            today=today,
+        )
+        counts["rejected"] += 1
+    for n in range(2):
+        person = next(queue_)
+        req = send(person, data(["commute"], start, None))
+        services.withdraw(session=session, req=req, by=person)
+        counts["withdrawn"] += 1
+    # The history above happened before anyone used this service: nobody to notify.
+    for message in session.exec(select(OutboxMessage)).all():
+        session.delete(message)
+    session.flush()
+    return counts

@@ -18,5 +18,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
   touch "$stamp"
 fi
-.venv/bin/pybabel compile -q -f -d homeoffice/translations
+.venv/bin/pybabel compile -f -d homeoffice/translations >/dev/null
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from contextlib import nullcontext
 from collections.abc import Mapping
 from datetime import timedelta
 from email.message import EmailMessage
@@ -30,7 +31,13 @@ def queue(session: Session, *, to: Person, event: str, template: str, **context)
     if not to.mail:
         return
     locale = to.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(locale):
+    # Jobs and commands have no request to build links from: borrow one for BASE_URL.
+    outside = (
+        nullcontext()
+        if has_request_context()
+        else current_app.test_request_context(base_url=current_app.config["BASE_URL"])
+    )
+    with outside, force_locale(locale):
         subject = render_template(f"mail/{template}.subject.txt", person=to, **context).strip()
         text = render_template(f"mail/{template}.txt", person=to, **context)
     session.add(OutboxMessage(to_address=to.mail, subject=subject, body_text=text, event=event))
