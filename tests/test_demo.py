@@ -69,6 +69,20 @@ def test_demo_data_is_idempotent_and_logins_work(tmp_path, monkeypatch):
     for role in ("hr", "it", "facility", "admin"):
         assert role in roles[f"demo.{role}"]
 
+    from homeoffice.agreements.models import Agreement, HomeOfficeRequest
+
+    with app.app_context(), session_scope() as session:
+        agreements = session.exec(select(Agreement)).all()
+        requests = session.exec(select(HomeOfficeRequest)).all()
+    active_ordinary = [a for a in agreements if a.kind == "ordinary" and a.state == "active"]
+    temporary = [a for a in agreements if a.kind == "temporary"]
+    assert 12 <= len(active_ordinary) <= 18 and 25 <= len(temporary) <= 35
+    assert all(a.rule_set == "infection_control@1" for a in temporary)
+    states = {r.state for r in requests}
+    assert {"submitted", "endorsed", "rejected", "withdrawn", "approved"} <= states
+    assert any(a.state == "expired" for a in agreements)
+    assert "Home office: 15 ordinary agreements in force" in first.output
+
     client = app.test_client()
     old = client.post(
         "/login",

@@ -12,12 +12,19 @@ from homeoffice.rooms.models import Building, Room
 from tests.conftest import ROLE_GROUPS, count_queries, dn_of, password_hash
 
 PAGES = {
-    "employee": ["/"],
-    "supervisor": ["/people/team"],
-    "hr": ["/people/", "/people/?page=2", "/people/?q=a"],
+    "employee": ["/", "/homeoffice/"],
+    "supervisor": ["/people/team", "/homeoffice/team"],
+    "hr": [
+        "/people/",
+        "/people/?page=2",
+        "/people/?q=a",
+        "/homeoffice/queue",
+        "/homeoffice/queue?verdict=eligible&page=2",
+        "/homeoffice/queue?state=approved",
+    ],
     "it": ["/devices/", "/devices/?state=in_stock"],
     "facility": ["/rooms/"],
-    "admin": ["/admin/audit", "/admin/roles"],
+    "admin": ["/admin/audit", "/admin/roles", "/admin/policies"],
 }
 
 
@@ -42,6 +49,55 @@ def _grow(app, n: int, start: int) -> None:
             session.add(Room(building_id=building.id, number=f"R{i}"))
         session.flush()
         sync_people(session=session, directory=LocalDirectory(session), role_groups=ROLE_GROUPS)
+        _requests_and_agreements(session, [f"staff{i}" for i in range(start, start + n)])
+
+
+def _requests_and_agreements(session, usernames) -> None:
+    """Every second new person gets an open request, every other one an agreement."""
+    from datetime import date
+
+    from homeoffice.agreements.models import Agreement, HomeOfficeRequest
+    from homeoffice.people.models import Person
+
+    people = session.exec(select(Person).where(Person.username.in_(usernames))).all()
+    for number, person in enumerate(people):
+        open_ = number % 2 == 0
+        request = HomeOfficeRequest(
+            person_id=person.id,
+            state="submitted" if open_ else "approved",
+            reasons="commute health",
+            commute_km=40,
+            pattern="weekdays",
+            weekdays="2,4",
+            start_date=date.today(),
+            eligible=True,
+            rule_set="ordinary@1",
+            verdict={
+                "eligible": True,
+                "rule_set": "ordinary@1",
+                "matched": [],
+                "explanation_de": "Berechtigt",
+                "explanation_en": "eligible",
+                "priority": 10,
+                "max_days_per_week": 3,
+            },
+        )
+        session.add(request)
+        session.flush()
+        if not open_:
+            session.add(
+                Agreement(
+                    person_id=person.id,
+                    request_id=request.id,
+                    state="active",
+                    start_date=date.today(),
+                    pattern="weekdays",
+                    weekdays="2,4",
+                    days_per_week=2,
+                    rule_set="ordinary@1",
+                )
+            )
+    session.flush()
 
 
 def _statements(app, auth, client, role, path) -> int:

@@ -11,7 +11,6 @@ from sqlmodel import col, select
 
 from homeoffice.agreements.forms import ActionForm
 from homeoffice.audit.models import AuditEvent
-from homeoffice.audit.services import record
 from homeoffice.db import get_session
 from homeoffice.pagination import page_number, paginate
 from homeoffice.people.models import ADMIN, Person
@@ -41,17 +40,19 @@ def audit_log():
 @roles_required(ADMIN)
 def policies_page():
     """The rule sets in force, and the button that re-reads the rule files."""
-    from homeoffice.agreements.rules import get_rule_book, rule_directory
+    from homeoffice.agreements.rules import get_rule_book, last_confirmed, rule_directory
 
     error = None
     try:
         book = get_rule_book()
     except PolicyFileError as exc:
         book, error = None, str(exc)
+    confirmed = last_confirmed(get_session()) or {}
     return render_template(
         "admin/policies.html",
         book=book,
         error=error,
+        unconfirmed=bool(book and confirmed.get("fingerprint") != book.fingerprint),
         directory=rule_directory(),
         today=date.today(),
         form=ActionForm(),
@@ -67,7 +68,7 @@ def reload_policies():
     if not form.validate_on_submit():
         abort(400)
     try:
-        previous, book = reload_rule_book()
+        reload_rule_book(session=get_session(), by=current_user.person)
     except PolicyFileError as exc:
         flash(
             _(
@@ -77,19 +78,6 @@ def reload_policies():
             "danger",
         )
         return redirect(url_for("admin.policies_page"))
-    record(
-        get_session(),
-        action="policies.reloaded",
-        actor=current_user.person,
-        before={
-            "fingerprint": previous.fingerprint if previous else None,
-            "versions": [r.version_string for r in previous.rule_sets] if previous else [],
-        },
-        after={
-            "fingerprint": book.fingerprint,
-            "versions": [r.version_string for r in book.rule_sets],
-        },
-    )
     flash(_("The rule files have been read again."), "success")
     return redirect(url_for("admin.policies_page"))
 
