@@ -398,14 +398,14 @@ def _agreements(session: Session, rng: random.Random) -> dict[str, int]:
 
     ordinary_reasons = (["commute"], ["childcare"], ["care"], ["health"], ["childcare", "commute"])
     queue_ = iter(people)
-    for n in range(30):  # the pandemic's temporary places, long expired
+    for _ in range(30):  # the pandemic's temporary places, long expired
         person = next(queue_)
         start = date(2020, 4, 1) + timedelta(days=rng.randrange(0, 200))
         req = send(person, data(["temporary"], start, date(2021, 12, 31), "share", share=60))
         endorse(req, person)
         approve(req, person)
         counts["temporary"] += 1
-    for n in range(5):  # ordinary agreements that ran out
+    for _ in range(5):  # ordinary agreements that ran out
         person = next(queue_)
         req = send(person, data(rng.choice(ordinary_reasons), date(2019, 1, 1), date(2024, 6, 30)))
         endorse(req, person)
@@ -445,7 +445,7 @@ def _agreements(session: Session, rng: random.Random) -> dict[str, int]:
         req = send(person, data(rng.choice(ordinary_reasons), start, start + timedelta(days=365)))
         endorse(req, person, agree=n != 4, note="" if n != 4 else "Vertretung ungeklärt")
         counts["pending"] += 1
-    for n in range(4):
+    for _ in range(4):
         person = next(queue_)
         req = send(person, data(["other"], start, None))
         endorse(req, person)
@@ -462,7 +462,7 @@ def _agreements(session: Session, rng: random.Random) -> dict[str, int]:
             today=today,
         )
         counts["rejected"] += 1
-    for n in range(2):
+    for _ in range(2):
         person = next(queue_)
         req = send(person, data(["commute"], start, None))
         services.withdraw(session=session, req=req, by=person)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from contextlib import nullcontext
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import timedelta
 from email.message import EmailMessage
 
