@@ -15,6 +15,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(init_db)
     app.cli.add_command(demo_data)
     app.cli.add_command(sync_directory)
+    app.cli.add_command(apply_dates)
 
 
 @click.command("init-db")
@@ -90,3 +91,18 @@ def sync_directory() -> None:
         f"{report.deactivated} deactivated, {report.reactivated} reactivated, "
         f"{report.unchanged} unchanged."
     )
+
+
+@click.command("apply-dates")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), help="Day to act for.")
+@with_appcontext
+def apply_dates(today) -> None:
+    """Activate agreements whose start has come and expire those whose end has passed."""
+    from datetime import date
+
+    from homeoffice.agreements.services import apply_dates as apply
+
+    day = today.date() if today else date.today()
+    with session_scope() as session:
+        counts = apply(session, today=day)
+    click.echo(f"{day}: {counts['activated']} agreements activated, {counts['expired']} expired.")

@@ -384,3 +384,46 @@ def test_two_hr_clerks_deciding_at_once_only_one_counts(app, client, auth):
 
 def test_request_form_defaults_are_valid():
     assert request_form()["pattern"] == "weekdays"
+
+
+def test_future_agreement_starts_and_ends_by_date(app, client, auth, runner):
+    from datetime import date, timedelta
+
+    auth.login("outsider")
+    request_id = request_id_from(
+        post_request(client, start_date=in_days(7), until_revoked=None, end_date=in_days(30))
+    )
+    _switch(client, auth, "hr")
+    decide(client, request_id)
+    agreement = agreement_of(app, "outsider")
+    assert agreement.state == "approved"
+    day = (date.today() + timedelta(days=7)).isoformat()
+    assert "1 agreements activated" in runner.invoke(args=["apply-dates", "--today", day]).output
+    assert load(app, Agreement, agreement.id).state == "active"
+    again = runner.invoke(args=["apply-dates", "--today", day]).output
+    assert "0 agreements activated, 0 expired" in again  # idempotent
+    after_end = (date.today() + timedelta(days=31)).isoformat()
+    assert "1 expired" in runner.invoke(args=["apply-dates", "--today", after_end]).output
+    assert load(app, Agreement, agreement.id).state == "expired"
+    with app.app_context(), session_scope() as session:
+        kinds = {t.kind for t in session.exec(select(ItTask)).all()}
+    assert "revoke_access" in kinds
+
+
+def test_health_details_ask_for_a_fresh_login(app, client, auth):
+    from datetime import timedelta
+
+    from homeoffice.auth.models import LoginSession
+
+    auth.login("employee")
+    request_id = request_id_from(post_request(
+        client, reason_commute=None, commute_km=None, reason_health="y", health_certificate="y"))
+    _switch(client, auth, "hr")
+    with app.app_context(), session_scope() as session:
+        for row in session.exec(select(LoginSession)).all():
+            row.authenticated_at -= timedelta(minutes=app.config["FRESH_LOGIN_MINUTES"] + 1)
+    response = client.get(f"/homeoffice/requests/{request_id}")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    with app.app_context(), session_scope() as session:
+        assert not session.exec(
+            select(AuditEvent).where(AuditEvent.action == "health.viewed")).all()
