@@ -256,6 +256,15 @@ def test_withdrawn_request_can_be_asked_again(person, findings: Findings):
     findings.assert_clean()
 
 
+def assert_marked(page: Page, *fields: tuple[str, str]) -> None:
+    """Each (label, error): the field is marked invalid and the error is its description,
+    so a screen reader says both when the field gets the focus."""
+    for label, error in fields:
+        control = page.get_by_label(label, exact=True)
+        expect(control).to_have_attribute("aria-invalid", "true")
+        expect(control).to_have_accessible_description(re.compile(re.escape(error)))
+
+
 def is_focused(locator) -> bool:
     return locator.evaluate("element => element === document.activeElement")
 
@@ -270,23 +279,28 @@ def tab_to(page: Page, locator, limit: int = 40) -> None:
 
 
 def test_form_errors_are_marked_and_the_form_works_with_the_keyboard(person, findings: Findings):
-    findings.expected.add((400, "/homeoffice/requests/new"))
+    findings.expected.add((400, "/homeoffice/requests/new"))  # the form with errors
     employee = person("employee")
     open_request_form(employee)
+    for label, help_text in (
+        ("Gesundheitliche Gründe", "Schreiben Sie keine Krankheit auf."),
+        ("Ich nutze meinen privaten Computer", "nur Zugang zum Terminalserver"),
+    ):
+        expect(employee.get_by_label(label)).to_have_accessible_description(
+            re.compile(re.escape(help_text))
+        )
     employee.get_by_role("button", name="Antrag senden").click()
     expect(employee.get_by_role("alert")).to_have_text(MARKED_FIELDS)
     expect(employee).to_have_url(re.compile(r"/homeoffice/requests/new$"))
-    for label, error in (
+    assert_marked(
+        employee,
         ("Ich betreue Kinder unter 14 Jahren", "Bitte wählen Sie mindestens einen Grund."),
         ("Anteil der Woche in Prozent", "Bitte geben Sie den Anteil der Woche an."),
         ("Bis", "Bitte geben Sie den letzten Tag an oder wählen Sie „bis auf Widerruf“."),
-    ):
-        field_ = employee.get_by_label(label, exact=True)
-        expect(field_).to_have_attribute("aria-invalid", "true")
-        expect(field_).to_have_accessible_description(re.compile(re.escape(error)))
+    )
     findings.audit(employee, "request form with errors")
 
-    # Keyboard only from here: Tab, Space, arrows and typing.
+    # Keyboard only from here: Tab, Space, arrows, Enter and typing.
     commute = employee.get_by_label("Ich habe einen langen Arbeitsweg")
     tab_to(employee, employee.get_by_label("Ich betreue Kinder unter 14 Jahren"))
     tab_to(employee, commute)
@@ -298,17 +312,24 @@ def test_form_errors_are_marked_and_the_form_works_with_the_keyboard(person, fin
     tab_to(employee, employee.get_by_role("radio", name="Ein Anteil der Woche"))
     employee.keyboard.press("ArrowDown")
     expect(employee.get_by_role("radio", name="An festen Wochentagen")).to_be_checked()
+    tab_to(employee, employee.get_by_label("Bis auf Widerruf (ohne Enddatum)"))
+    employee.keyboard.press("Space")
+    tab_to(employee, employee.get_by_role("button", name="Berechtigung prüfen"))
+    employee.keyboard.press("Enter")  # no weekday chosen yet
+    expect(employee.get_by_role("alert")).to_have_text(MARKED_FIELDS)
+    weekday_error = "Bitte wählen Sie mindestens einen Wochentag."
+    assert_marked(employee, *((day, weekday_error) for day in ("Montag", "Freitag")))
+    expect(employee.get_by_label("Einfache Strecke in Kilometern")).to_have_value("42")
+
     for day in ("Dienstag", "Donnerstag"):
         tab_to(employee, employee.get_by_role("checkbox", name=day))
         employee.keyboard.press("Space")
-    tab_to(employee, employee.get_by_label("Bis auf Widerruf (ohne Enddatum)"))
-    employee.keyboard.press("Space")
     tab_to(employee, employee.get_by_role("button", name="Berechtigung prüfen"))
     employee.keyboard.press("Enter")
     expect(employee.get_by_role("status")).to_contain_text("Arbeitsweg 42 km ≥ 30 km")
     expect(employee.get_by_role("checkbox", name="Dienstag")).to_be_checked()
     expect(employee.get_by_role("checkbox", name="Donnerstag")).to_be_checked()
-    tab_to(employee, employee.get_by_role("button", name="Antrag senden"), limit=80)
+    tab_to(employee, employee.get_by_role("button", name="Antrag senden"))
     employee.keyboard.press("Enter")
     expect(heading(employee)).to_contain_text(SENT)
     findings.assert_clean()

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Page
 from sqlalchemy.pool import NullPool
 
-from tests.servers.browser import browser, check_accessibility, page  # noqa: F401
-from tests.servers.postgres import PostgresServer, postgres_server  # noqa: F401
+from tests.servers.browser import check_accessibility
+from tests.servers.postgres import PostgresServer
 
 STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'"
 
@@ -89,7 +89,7 @@ def _engine(server: PostgresServer, dbname: str) -> sa.Engine:
 
 
 @pytest.mark.postgres
-def test_postgres_accepts_connections(postgres_server: PostgresServer) -> None:  # noqa: F811
+def test_postgres_accepts_connections(postgres_server: PostgresServer) -> None:
     engine = _engine(postgres_server, "postgres")
     with engine.connect() as conn:
         version = conn.execute(sa.text("select version()")).scalar_one()
@@ -101,7 +101,7 @@ def test_postgres_accepts_connections(postgres_server: PostgresServer) -> None: 
 
 
 @pytest.mark.postgres
-def test_create_database_copies_template(postgres_server: PostgresServer) -> None:  # noqa: F811
+def test_create_database_copies_template(postgres_server: PostgresServer) -> None:
     postgres_server.create_database("servers_template")
     try:
         with _engine(postgres_server, "servers_template").begin() as conn:
@@ -117,7 +117,7 @@ def test_create_database_copies_template(postgres_server: PostgresServer) -> Non
 
 
 @pytest.mark.postgres
-def test_drop_database_ends_open_connections(postgres_server: PostgresServer) -> None:  # noqa: F811
+def test_drop_database_ends_open_connections(postgres_server: PostgresServer) -> None:
     postgres_server.create_database("servers_busy")
     with psycopg.connect(postgres_server.dsn("servers_busy")) as busy:
         busy.execute("select 1")
@@ -132,7 +132,7 @@ def test_drop_database_ends_open_connections(postgres_server: PostgresServer) ->
 
 
 @pytest.mark.postgres
-def test_stop_and_start_keep_port_and_data(postgres_server: PostgresServer) -> None:  # noqa: F811
+def test_stop_and_start_keep_port_and_data(postgres_server: PostgresServer) -> None:
     port = postgres_server.port
     postgres_server.create_database("servers_restart")
     engine = _engine(postgres_server, "servers_restart")
@@ -155,13 +155,13 @@ def test_stop_and_start_keep_port_and_data(postgres_server: PostgresServer) -> N
 
 
 @pytest.mark.browser
-def test_chromium_reads_data_page(page: Page) -> None:  # noqa: F811
+def test_chromium_reads_data_page(page: Page) -> None:
     page.goto("data:text/html,<title>Hallo</title><p>Welt</p>")
     assert page.title() == "Hallo"
 
 
 @pytest.mark.browser
-def test_chromium_sends_german_and_enforces_csp(page: Page, site: str) -> None:  # noqa: F811
+def test_chromium_sends_german_and_enforces_csp(page: Page, site: str) -> None:
     page.goto(f"{site}/good")
     assert page.title() == "Antrag auf Homeoffice"
     assert page.locator("#accept-language").inner_text().startswith("de-DE")
@@ -169,7 +169,7 @@ def test_chromium_sends_german_and_enforces_csp(page: Page, site: str) -> None: 
 
 
 @pytest.mark.browser
-def test_accessibility_check_finds_violations_under_csp(page: Page, site: str) -> None:  # noqa: F811
+def test_accessibility_check_finds_violations_under_csp(page: Page, site: str) -> None:
     page.goto(f"{site}/bad")
     violations = check_accessibility(page)
     by_id = {violation["id"]: violation for violation in violations}
@@ -179,7 +179,7 @@ def test_accessibility_check_finds_violations_under_csp(page: Page, site: str) -
 
 
 @pytest.mark.browser
-def test_accessibility_check_passes_good_page_under_csp(page: Page, site: str) -> None:  # noqa: F811
+def test_accessibility_check_passes_good_page_under_csp(page: Page, site: str) -> None:
     page.goto(f"{site}/good")
     violations = check_accessibility(page)
     assert not violations, violations
