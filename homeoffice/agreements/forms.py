@@ -21,6 +21,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from homeoffice.agreements.models import ALTERNATING, SHARE, WEEKDAYS
@@ -65,9 +66,9 @@ class RequestForm(FlaskForm):
     pattern = RadioField(
         _l("How do you want to work from home?"),
         choices=[
-            (SHARE, _l("A share of the week")),
-            (WEEKDAYS, _l("On fixed weekdays")),
-            (ALTERNATING, _l("Every other week")),
+            SelectChoice(SHARE, _l("A share of the week")),
+            SelectChoice(WEEKDAYS, _l("On fixed weekdays")),
+            SelectChoice(ALTERNATING, _l("Every other week")),
         ],
         default=SHARE,
         validators=[InputRequired(_l("Please choose how you want to work from home."))],
@@ -172,7 +173,7 @@ class RequestForm(FlaskForm):
 class EndorsementForm(FlaskForm):
     decision = RadioField(
         _l("Your assessment"),
-        choices=[("endorse", _l("I agree")), ("object", _l("I object"))],
+        choices=[SelectChoice("endorse", _l("I agree")), SelectChoice("object", _l("I object"))],
         validators=[InputRequired(_l("Please choose."))],
     )
     note = TextAreaField(_l("Note (required for an objection)"), validators=[Length(max=2000)])
@@ -182,7 +183,7 @@ class EndorsementForm(FlaskForm):
 class DecisionForm(FlaskForm):
     decision = RadioField(
         _l("Decision"),
-        choices=[("approve", _l("Approve")), ("reject", _l("Reject"))],
+        choices=[SelectChoice("approve", _l("Approve")), SelectChoice("reject", _l("Reject"))],
         validators=[InputRequired(_l("Please choose."))],
     )
     reason = TextAreaField(_l("Reason (required for a rejection)"), validators=[Length(max=2000)])
