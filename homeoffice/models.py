@@ -2,10 +2,11 @@
 
 from sqlmodel import SQLModel
 
+from homeoffice.access.models import CertificateAuthorityRecord, Credential, RemoteApplication
 from homeoffice.agreements.models import Agreement, HomeOfficeRequest
 from homeoffice.audit.models import AuditEvent
 from homeoffice.auth.models import LoginAttempt, LoginSession
-from homeoffice.devices.models import Device
+from homeoffice.devices.models import Device, Handover
 from homeoffice.directory.models import (
     LocalDirectoryGroup,
     LocalDirectoryMembership,
@@ -19,6 +20,10 @@ from homeoffice.tasks.models import ItTask
 metadata = SQLModel.metadata
 
 __all__ = [
+    "CertificateAuthorityRecord",
+    "Credential",
+    "Handover",
+    "RemoteApplication",
     "Agreement",
     "HomeOfficeRequest",
     "ItTask",

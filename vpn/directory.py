@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 
@@ -78,6 +79,21 @@ class Directory(Protocol):
 
     def remove_from_group(self, group_dn: str, person_dn: str) -> None:
         """Remove a person from a group; no-op when not a member."""
+
+    def get_account_expiry(self, person_dn: str) -> date | None:
+        """The last day the account may be used, or None when it does not expire."""
+
+    def set_account_expiry(self, person_dn: str, last_day: date | None) -> None:
+        """Let the account expire after ``last_day`` (None: never).
+
+        Access must end with the agreement, so the account's expiry follows the
+        agreement's last day (``shadowExpire`` or a configured attribute on OpenLDAP,
+        ``accountExpires`` on Active Directory).
+        """
+
+    def set_password(self, person_dn: str, password: str) -> None:
+        """Write an initial password. Refused (DirectoryError) over an unencrypted
+        connection: a password never crosses the network in clear."""
 
     def check(self) -> tuple[bool, str]:
         """Test the connection and the service account: ``(ok, message)``."""

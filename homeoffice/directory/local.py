@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -124,6 +125,29 @@ class LocalDirectory:
         if membership is not None:
             self.session.delete(membership)
             self.session.flush()
+
+    def _user_by_dn(self, person_dn: str) -> LocalDirectoryUser:
+        user = self.session.exec(
+            select(LocalDirectoryUser).where(LocalDirectoryUser.dn == person_dn)
+        ).first()
+        if user is None:
+            raise DirectoryError(f"no such person: {person_dn!r}")
+        return user
+
+    def get_account_expiry(self, person_dn: str) -> date | None:
+        return self._user_by_dn(person_dn).account_expires
+
+    def set_account_expiry(self, person_dn: str, last_day: date | None) -> None:
+        user = self._user_by_dn(person_dn)
+        user.account_expires = last_day
+        self.session.flush()
+
+    def set_password(self, person_dn: str, password: str) -> None:
+        if is_blank(password):
+            raise DirectoryError("refusing to set a blank password")
+        user = self._user_by_dn(person_dn)
+        user.password_hash = hash_password(password)
+        self.session.flush()
 
     def check(self) -> tuple[bool, str]:
         try:

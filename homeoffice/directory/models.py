@@ -7,6 +7,8 @@ interface, so login and sync do not know which one they talk to.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlmodel import Field, SQLModel
 
 
@@ -23,6 +25,8 @@ class LocalDirectoryUser(SQLModel, table=True):
     employee_number: str | None = Field(default=None, max_length=64)
     #: argon2id hash; None means the account cannot log in
     password_hash: str | None = Field(default=None, max_length=200)
+    #: the last day the account may be used; None: no expiry
+    account_expires: date | None = None
 
     def __repr__(self) -> str:
         return f"<LocalDirectoryUser {self.username!r}>"

@@ -37,6 +37,9 @@ class ItTask(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     done_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     done_by_id: int | None = Field(default=None, foreign_key="person.id")
+    #: tries so far and the last failure, so that IT sees what to retry
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_error: str | None = Field(default=None, max_length=1000)
 
     def __repr__(self) -> str:
         return f"<ItTask {self.id} {self.kind} {self.state}>"
