@@ -17,7 +17,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
-from wtforms.fields.choices import SelectChoice
 
 from homeoffice.agreements import queries, services
 from homeoffice.agreements.forms import (
