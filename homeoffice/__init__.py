@@ -62,6 +62,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from homeoffice.access.views import bp as access
     from homeoffice.admin.views import bp as admin
     from homeoffice.agreements.views import bp as agreements
     from homeoffice.auth.views import bp as auth
@@ -70,7 +71,7 @@ def _register_blueprints(app: Flask) -> None:
     from homeoffice.people.views import bp as people
     from homeoffice.rooms.views import bp as rooms
 
-    for blueprint in (main, auth, agreements, people, devices, rooms, admin):
+    for blueprint in (main, auth, agreements, access, people, devices, rooms, admin):
         app.register_blueprint(blueprint)
 
 

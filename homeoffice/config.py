@@ -114,6 +114,29 @@ class DefaultConfig:
     #: where the eligibility rule files live (default: policies/rules in the checkout)
     POLICY_DIRECTORY = ""
 
+    #: kinds of remote access IT issues: "groups" (VPN and terminal-server groups plus
+    #: account expiry), "terminal_server_secret", "certificate", "wireguard"
+    ACCESS_KINDS = ["groups", "terminal_server_secret", "certificate", "wireguard"]
+    VPN_GROUP_DN = f"cn=vpn-users,ou=groups,{DEFAULT_BASE_DN}"
+    TERMINAL_SERVER_GROUP_DN = f"cn=terminal-server-users,ou=groups,{DEFAULT_BASE_DN}"
+    #: members of those groups the reconciliation never removes (e.g. the placeholder
+    #: entry an OpenLDAP groupOfNames needs, or accounts managed by hand)
+    ACCESS_GROUP_KEEP: list[str] = []
+    #: "enrollment": a one-time enrollment code (only its hash is kept); "password": an
+    #: initial password written to the person's directory account (needs LDAPS/StartTLS)
+    TERMINAL_SERVER_SECRET = "enrollment"
+    #: password of the internal CA's key; empty: derived from SECRET_KEY
+    CA_KEY_PASSWORD = ""
+    CA_NAME = "Musterstadt Homeoffice VPN CA"
+    #: certificates of agreements without an end run out after this many days
+    CERTIFICATE_MAX_DAYS = 365
+    CRL_VALID_DAYS = 7
+    WIREGUARD_NETWORK = "10.66.0.0/24"
+    WIREGUARD_ENDPOINT = "vpn.musterstadt.example:51820"
+    #: the gateway's public key (wg pubkey); empty in the demo, which generates one
+    WIREGUARD_SERVER_PUBLIC_KEY = ""
+    WIREGUARD_DNS = ["10.0.0.53"]
+
 
 class ConfigError(RuntimeError):
     """A required setting is missing or unsafe; the service refuses to start."""
@@ -185,6 +208,13 @@ def check(app: Flask) -> None:
         problems.append(
             "HOMEOFFICE_ROLE_GROUPS must map roles (" + ", ".join(ROLE_NAMES) + ") to group DNs"
         )
+    unknown_kinds = set(config["ACCESS_KINDS"]) - {
+        "groups", "terminal_server_secret", "certificate", "wireguard"
+    }
+    if unknown_kinds:
+        problems.append(f"HOMEOFFICE_ACCESS_KINDS has unknown kinds: {sorted(unknown_kinds)}")
+    if config["TERMINAL_SERVER_SECRET"] not in ("enrollment", "password"):
+        problems.append("HOMEOFFICE_TERMINAL_SERVER_SECRET must be 'enrollment' or 'password'")
     if config["MAIL_BACKEND"] not in ("log", "smtp"):
         problems.append("HOMEOFFICE_MAIL_BACKEND must be 'log' or 'smtp'")
     for key in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LDAP_TIMEOUT", "PAGE_SIZE"):

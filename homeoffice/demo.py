@@ -233,6 +233,7 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
     rooms = _rooms(session, rng, units)
     devices = _laptops(session, rng)
     session.flush()
+    _applications(session)
     agreements = _agreements(session, rng)
     return {
         "agreements": agreements,
@@ -472,3 +473,27 @@ def _agreements(session: Session, rng: random.Random) -> dict[str, int]:
         session.delete(message)
     session.flush()
     return counts
+
+
+#: the specialised applications of Musterstadt and whether they may be used from home
+APPLICATIONS = (
+    ("E-Mail und Kalender", "10.10.1.0/24", True),
+    ("Dokumentenmanagement (DMS)", "10.10.2.0/24", True),
+    ("Finanzwesen", "10.10.3.0/24", True),
+    ("Terminalserver", "10.10.4.0/24", True),
+    ("Einwohnermeldewesen", "10.20.0.0/24", False),
+    ("Personenstandswesen (Standesamt)", "10.20.1.0/24", False),
+)
+
+
+def _applications(session: Session) -> None:
+    from homeoffice.access.models import RemoteApplication
+
+    for name, networks, remote in APPLICATIONS:
+        _upsert(
+            session,
+            RemoteApplication,
+            {"name": name},
+            {"networks": networks, "remote_access": remote},
+        )
+    session.flush()

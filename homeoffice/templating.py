@@ -20,6 +20,29 @@ ROLE_LABELS = {
     ADMIN: _l("Administrator"),
 }
 
+CREDENTIAL_LABELS = {
+    "vpn_group": _l("VPN group"),
+    "terminal_server_group": _l("terminal-server group"),
+    "terminal_server_secret": _l("terminal-server secret"),
+    "certificate": _l("VPN certificate"),
+    "wireguard": _l("WireGuard peer"),
+}
+
+TASK_LABELS = {
+    "issue_laptop": _l("hand over a laptop"),
+    "grant_vpn": _l("grant VPN access"),
+    "grant_terminal_server": _l("grant terminal-server access"),
+    "revoke_access": _l("take back access"),
+    "return_laptop": _l("take back the laptop"),
+}
+
+DIFFERENCE_LABELS = {
+    "extra_member": _l("in the group without access issued here"),
+    "missing_member": _l("access issued, but not in the group"),
+    "expired_with_access": _l("agreement over, access still active"),
+    "expiry_mismatch": _l("account expiry differs from the agreement"),
+}
+
 DEVICE_STATE_LABELS = {
     "in_stock": _l("in stock"),
     "issued": _l("issued"),
@@ -43,7 +66,9 @@ NAVIGATION = (
     ("agreements.queue", _l("Requests to decide"), {HR}),
     ("people.team", _l("My team"), {SUPERVISOR}),
     ("people.staff", _l("Staff"), {HR, ADMIN}),
+    ("access.tasks", _l("IT tasks"), {IT}),
     ("devices.inventory", _l("Laptops"), {IT}),
+    ("access.reconcile", _l("Reconciliation"), {IT}),
     ("rooms.room_list", _l("Rooms"), {FACILITY}),
     ("admin.roles", _l("Roles"), {ADMIN}),
     ("admin.policies_page", _l("Rules"), {ADMIN}),
@@ -101,6 +126,9 @@ def init_app(app: Flask) -> None:
     def _helpers():
         return {
             "reason_labels": labels.reason_labels,
+            "credential_label": lambda kind: str(CREDENTIAL_LABELS.get(kind, kind)),
+            "task_label": lambda kind: str(TASK_LABELS.get(kind, kind)),
+            "difference_label": lambda kind: str(DIFFERENCE_LABELS.get(kind, kind)),
             "verdict_view": verdict_view,
             "localized": localized,
             "state_label": lambda state: str(labels.STATE_LABELS.get(state, state)),

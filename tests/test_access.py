@@ -7,7 +7,9 @@ import pytest
 from homeoffice.security import PUBLIC
 from tests.conftest import csrf_token
 
-PUBLIC_PATHS = {"/login", "/health"}
+#: besides login and health, the CA certificate and its revocation list are public at
+#: fixed addresses: VPN gateways fetch them without a login
+PUBLIC_PATHS = {"/login", "/health", "/crl.der", "/ca.pem"}
 
 
 def _endpoints(app):
@@ -43,7 +45,7 @@ def test_every_endpoint_but_login_health_and_static_needs_login(app):
     assert checked >= 7
 
 
-def test_the_only_public_endpoints_are_login_and_health(app):
+def test_the_only_public_endpoints_are_login_health_and_the_ca(app):
     public = {
         _concrete(rule)
         for rule in _endpoints(app)
