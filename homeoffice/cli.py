@@ -16,6 +16,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_data)
     app.cli.add_command(sync_directory)
     app.cli.add_command(apply_dates)
+    app.cli.add_command(reconcile_access)
+    app.cli.add_command(revoke_access)
+    app.cli.add_command(refresh_crl)
 
 
 @click.command("init-db")
@@ -106,3 +109,81 @@ def apply_dates(today) -> None:
     with session_scope() as session:
         counts = apply(session, today=day)
     click.echo(f"{day}: {counts['activated']} agreements activated, {counts['expired']} expired.")
+
+
+@click.command("reconcile-access")
+@click.option("--repair", is_flag=True, help="Make the directory match the service.")
+@with_appcontext
+def reconcile_access(repair: bool) -> None:
+    """Compare the VPN and terminal-server groups and account expiry with what was issued."""
+    from datetime import date
+
+    from homeoffice.access import services
+    from homeoffice.directory import open_directory
+    from vpn.directory import DirectoryError
+
+    with session_scope() as session:
+        directory = open_directory(current_app.config, session)
+        try:
+            differences = services.reconcile(
+                session=session,
+                directory=directory,
+                config=current_app.config,
+                today=date.today(),
+            )
+            for difference in differences:
+                click.echo(
+                    f"{difference.kind:<20} {difference.person_dn} {difference.group_dn or ''}"
+                )
+            if repair and differences:
+                fixed = services.repair(
+                    session=session,
+                    directory=directory,
+                    differences=differences,
+                    by=None,
+                    config=current_app.config,
+                    today=date.today(),
+                )
+                click.echo(f"{fixed} differences repaired.")
+            elif not differences:
+                click.echo("The directory matches what the service issued.")
+        except (DirectoryError, services.AccessError) as exc:
+            raise click.ClickException(f"Reconciliation stopped, nothing changed: {exc}") from exc
+        finally:
+            directory.close()
+
+
+@click.command("revoke-access")
+@with_appcontext
+def revoke_access() -> None:
+    """Take back the access of ended, expired and revoked agreements (open tasks)."""
+    from datetime import date
+
+    from homeoffice.access import services
+    from homeoffice.directory import open_directory
+
+    with session_scope() as session:
+        directory = open_directory(current_app.config, session)
+        try:
+            counts = services.revoke_due(
+                session=session,
+                directory=directory,
+                config=current_app.config,
+                today=date.today(),
+            )
+        finally:
+            directory.close()
+    click.echo(f"{counts['revoked']} revoked, {counts['failed']} failed (kept for a retry).")
+
+
+@click.command("refresh-crl")
+@with_appcontext
+def refresh_crl() -> None:
+    """Sign a fresh certificate revocation list before the current one runs out."""
+    from homeoffice.access.authority import publish_crl
+
+    with session_scope() as session:
+        record = publish_crl(session, current_app.config)
+    click.echo(
+        f"CRL number {record.crl_number} valid until {record.crl_next_update:%Y-%m-%d %H:%M}."
+    )

@@ -274,3 +274,30 @@ def test_issue_needs_it_and_a_fresh_login(it_app, slapd):
     assert client.get(page).status_code == 403
     assert client.post(f"{page}/issue", data={"csrf_token": token}).status_code in (400, 403)
     assert normalize_dn(PEOPLE["aweiss"].dn) not in members(slapd, VPN_GROUP)
+
+
+def test_revocation_task_runs_from_the_command_and_retries_after_a_failure(it_app, slapd):
+    agreement_id = agreement_for(it_app, "aweiss")
+    client = it_client(it_app)
+    page = f"/it/agreements/{agreement_id}"
+    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    with it_app.app_context(), session_scope() as session:
+        agreement = session.get(Agreement, agreement_id)
+        agreement.state, agreement.end_reason = "revoked", "Stelle gewechselt"
+        session.add(ItTask(agreement_id=agreement_id, person_id=agreement.person_id,
+                           kind="revoke_access"))
+    runner = it_app.test_cli_runner()
+    slapd.stop()
+    failed = runner.invoke(args=["revoke-access"])
+    assert "0 revoked, 1 failed" in failed.output, failed.output
+    with it_app.app_context(), session_scope() as session:
+        task = session.exec(select(ItTask).where(ItTask.kind == "revoke_access")).one()
+        assert task.state == "open" and task.attempts == 1 and task.last_error
+        assert all(c.state == "active" for c in session.exec(select(Credential)).all())
+    slapd.start()
+    done = runner.invoke(args=["revoke-access"])
+    assert "1 revoked, 0 failed" in done.output, done.output
+    assert normalize_dn(PEOPLE["aweiss"].dn) not in members(slapd, VPN_GROUP)
+    assert "0 revoked, 0 failed" in runner.invoke(args=["revoke-access"]).output
+    reconcile = runner.invoke(args=["reconcile-access"])
+    assert "The directory matches what the service issued." in reconcile.output
