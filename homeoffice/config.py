@@ -53,6 +53,13 @@ class DefaultConfig:
     LDAP_CA_FILE = ""
     LDAP_START_TLS = False
     LDAP_PAGE_SIZE = 500
+    #: how the account's access expiry is written: "shadow" (shadowExpire, days since
+    #: 1970), "ad" (accountExpires), "generalized" (GeneralizedTime in a custom attribute)
+    LDAP_EXPIRY_FORMAT = "shadow"
+    #: the attribute that holds it; empty: shadowExpire, or accountExpires for "ad"
+    LDAP_EXPIRY_ATTRIBUTE = ""
+    #: "rfc3062" (Password Modify operation, OpenLDAP) or "ad" (unicodePwd)
+    LDAP_PASSWORD_MODE = "rfc3062"
 
     #: role → group DN; members of the group hold the role
     ROLE_GROUPS = {

@@ -301,3 +301,61 @@ def test_revocation_task_runs_from_the_command_and_retries_after_a_failure(it_ap
     assert "0 revoked, 0 failed" in runner.invoke(args=["revoke-access"]).output
     reconcile = runner.invoke(args=["reconcile-access"])
     assert "The directory matches what the service issued." in reconcile.output
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_parallel_wireguard_issuance_never_hands_out_an_address_twice(database_url, tmp_path,
+                                                                      monkeypatch):
+    """Twelve IT clerks issue at once on PostgreSQL from a pool of 13 addresses."""
+    import threading
+
+    from homeoffice.directory.local import LocalDirectory
+    from homeoffice.directory.models import LocalDirectoryUser
+    from homeoffice.people.services import sync_people
+    from tests.conftest import ROLE_GROUPS as LOCAL_ROLES
+    from tests.conftest import password_hash, seed_local_directory
+
+    monkeypatch.setenv("HOMEOFFICE_INSTANCE_PATH", str(tmp_path))
+    app = make_app(database_url, tmp_path, ACCESS_KINDS=["wireguard"],
+                   WIREGUARD_NETWORK="10.66.0.0/28")
+    with app.app_context(), session_scope() as session:
+        seed_local_directory(session)
+        for n in range(14):
+            session.add(LocalDirectoryUser(username=f"wg{n}", dn=f"uid=wg{n},ou=people,dc=x",
+                                           display_name=f"WG {n}", unit="IT",
+                                           password_hash=password_hash()))
+        session.add(RemoteApplication(name="DMS", networks="10.10.2.0/24", remote_access=True))
+        session.flush()
+        sync_people(session=session, directory=LocalDirectory(session), role_groups=LOCAL_ROLES)
+    agreements = [agreement_for(app, f"wg{n}", terminal_server=False) for n in range(14)]
+    barrier = threading.Barrier(12)
+    errors: list[Exception] = []
+
+    def issue(agreement_id):
+        with app.app_context(), session_scope() as session:
+            agreement = session.get(Agreement, agreement_id)
+            owner = session.get(Person, agreement.person_id)
+            clerk = session.exec(select(Person).where(Person.username == "i.roth")).one()
+            barrier.wait()
+            try:
+                services.issue(session=session, directory=LocalDirectory(session),
+                               agreement=agreement, owner=owner, by=clerk, config=app.config)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=issue, args=(a,)) for a in agreements[:12]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    issue_one = threading.Barrier(1)
+    barrier = issue_one
+    issue(agreements[12])  # the 13th and last free address
+    issue(agreements[13])  # the pool is full now
+    with app.app_context(), session_scope() as session:
+        addresses = [c.wireguard_address for c in session.exec(select(Credential)).all()]
+    assert len(addresses) == 13 and len(set(addresses)) == 13
+    assert len(errors) == 1 and isinstance(errors[0], services.AccessError)
+    app.extensions["homeoffice.engine"].dispose()

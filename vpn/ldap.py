@@ -8,7 +8,12 @@ no module-level connection (SECURITY.md item 4).
 Everything that differs between directories is configuration: the attribute names
 (``LDAP_ATTRIBUTES``), the filters and the bases. Values that go into a filter are
 escaped with ``escape_filter_chars``, values that go into a DN with ``escape_rdn``
-(SECURITY.md item 2), and a blank password never reaches a bind (item 1).
+(SECURITY.md item 2), and a blank password never reaches a bind (item 1). Passwords
+are written only over TLS with certificate checking, whatever the directory (item 3).
+
+An account's expiry follows the agreement's last day: ``LDAP_EXPIRY_FORMAT`` says how
+the directory spells "access ends after this day" (``shadowExpire``, Active Directory's
+``accountExpires`` or a GeneralizedTime attribute of the site's own schema).
 
 Failures keep their meaning: a wrong password is ``None``, a server that cannot be
 reached or does not answer in time is ``DirectoryUnavailable``, and a refused operation
@@ -20,12 +25,15 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import ldap3
 from ldap3 import (
@@ -34,6 +42,7 @@ from ldap3 import (
     FIRST,
     MODIFY_ADD,
     MODIFY_DELETE,
+    MODIFY_REPLACE,
     NONE,
     SIMPLE,
     SUBTREE,
@@ -44,6 +53,7 @@ from ldap3 import (
     Tls,
 )
 from ldap3.core import exceptions as ldap_errors
+from ldap3.protocol.formatters.formatters import format_time
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -79,6 +89,26 @@ _REQUIRED_FIELDS = ("username", "display_name")
 #: a dead first server of the pool costs one connect timeout, not one per connection.
 DEAD_SERVER_SKIP_SECONDS = 30
 
+#: ``LDAP_EXPIRY_FORMAT`` → the attribute used when ``LDAP_EXPIRY_ATTRIBUTE`` is not set
+#: (``generalized`` has no standard attribute and needs one configured).
+EXPIRY_FORMATS: Mapping[str, str | None] = {
+    "shadow": "shadowExpire",
+    "ad": "accountExpires",
+    "generalized": None,
+}
+#: ``LDAP_PASSWORD_MODE``: RFC 3062 Password Modify (OpenLDAP and most others) or
+#: Active Directory's ``unicodePwd``.
+PASSWORD_MODES = ("rfc3062", "ad")
+
+#: Where a "day" of an agreement begins and ends: the administration's local time.
+EXPIRY_TIMEZONE = ZoneInfo("Europe/Berlin")
+_UNIX_EPOCH = date(1970, 1, 1)
+_AD_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+#: ``accountExpires`` values meaning "never": 0 (what "Never" in the AD tools and
+#: Clear-ADAccountExpiration write) and 0x7FFFFFFFFFFFFFFF (set when an account is made).
+AD_NEVER = (0, 0x7FFFFFFFFFFFFFFF)
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+")
+
 
 def person_dn(rdn_attr: str, value: str, base: str) -> str:
     """The DN of an entry named ``rdn_attr=value`` below ``base``, the value escaped.
@@ -89,6 +119,95 @@ def person_dn(rdn_attr: str, value: str, base: str) -> str:
     if not value:
         raise ValueError("an RDN value must not be empty")
     return f"{rdn_attr}={escape_rdn(value)},{base}"
+
+
+def expiry_moment(last_day: date) -> datetime:
+    """The moment access ends: the start of the day after ``last_day`` in Berlin, as UTC.
+
+    Midnight always exists in Berlin (the clocks change at 02:00 / 03:00), so the moment
+    is unambiguous; on the days the clocks change it is 22:00 or 23:00 UTC of ``last_day``.
+    """
+    if last_day >= date.max:
+        raise ValueError("last_day is out of range")
+    next_day = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=EXPIRY_TIMEZONE)
+    return next_day.astimezone(UTC)
+
+
+def last_day_before(moment: datetime) -> date:
+    """The last day (in Berlin) on which an account that expires at ``moment`` is usable."""
+    return (moment - timedelta(microseconds=1)).astimezone(EXPIRY_TIMEZONE).date()
+
+
+def shadow_expire_value(last_day: date) -> str:
+    """``shadowExpire`` for an account usable through ``last_day``: the day after it.
+
+    shadowExpire counts days since 1970-01-01 (UTC), and shadow-utils, Linux-PAM's
+    pam_unix and current sssd treat the account as expired *on* that day
+    (``today >= shadowExpire``), so the value is the first day without access. Access
+    then ends at midnight UTC (01:00 or 02:00 in Berlin). Older consumers that test
+    ``today > shadowExpire`` (OpenSSH without PAM, sssd before 2.x) allow one day more.
+    """
+    days = (last_day - _UNIX_EPOCH).days + 1
+    if days < 1:
+        # 0 and negative values mean "never expires" to shadow-utils and sssd.
+        raise ValueError("last_day must not be before 1970-01-01")
+    return str(days)
+
+
+def last_day_from_shadow(value: str) -> date | None:
+    """The last usable day for a ``shadowExpire`` value; None for "never" (-1, or 0)."""
+    days = int(value)
+    if days <= 0:
+        # -1 means never; 0 "should not be used" (shadow(5)) and is never written here.
+        return None
+    try:
+        return _UNIX_EPOCH + timedelta(days=days - 1)
+    except OverflowError:  # beyond the year 9999: never, for our purposes
+        return None
+
+
+def ad_account_expires_value(last_day: date | None) -> str:
+    """``accountExpires`` for an account usable through ``last_day`` (None: never).
+
+    The value is the moment the account expires, in 100-ns intervals since 1601-01-01
+    UTC: the start of the next day in Berlin, as the AD tools' "End of" date does.
+    """
+    if last_day is None:
+        return "0"
+    delta = expiry_moment(last_day) - _AD_EPOCH
+    return str((delta.days * 86_400 + delta.seconds) * 10_000_000 + delta.microseconds * 10)
+
+
+def last_day_from_ad(value: str) -> date | None:
+    """The last usable day for an ``accountExpires`` value; None for "never"."""
+    ticks = int(value)
+    if ticks in AD_NEVER:
+        return None
+    if ticks < 0:
+        raise ValueError("accountExpires must not be negative")
+    try:
+        moment = _AD_EPOCH + timedelta(microseconds=ticks // 10)
+    except OverflowError:  # beyond the year 9999
+        return None
+    return last_day_before(moment)
+
+
+def generalized_time_value(last_day: date) -> str:
+    """A GeneralizedTime (UTC) for the moment access ends, e.g. ``20260331220000Z``."""
+    return expiry_moment(last_day).strftime("%Y%m%d%H%M%SZ")
+
+
+def last_day_from_generalized(value: str) -> date:
+    """The last usable day for a GeneralizedTime expiry moment (any RFC 4517 spelling)."""
+    moment = format_time(value.encode())
+    if not isinstance(moment, datetime):
+        raise ValueError("not a GeneralizedTime")
+    return last_day_before(moment)
+
+
+def ad_password_value(password: str) -> bytes:
+    """``unicodePwd`` as Active Directory takes it: the password in quotes, UTF-16-LE."""
+    return f'"{password}"'.encode("utf-16-le")
 
 
 def _flag(key: str, value: Any) -> bool:
@@ -113,6 +232,14 @@ def _first(values: Any) -> str | None:
         values = values.decode("utf-8", errors="replace")
     text = str(values)
     return text if text != "" else None
+
+
+def _attribute(attributes: Mapping[str, Any] | None, name: str) -> Any:
+    """An attribute's values by name, whatever case the server spelled the name in."""
+    for key, values in (attributes or {}).items():
+        if key.lower() == name.lower():
+            return values
+    return None
 
 
 def _all(values: Any) -> list[str]:
@@ -164,6 +291,9 @@ class LdapSettings:
     ca_file: str | None = None
     start_tls: bool = False
     page_size: int = 500
+    expiry_attribute: str = "shadowExpire"
+    expiry_format: str = "shadow"
+    password_mode: str = "rfc3062"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LdapSettings:
@@ -213,6 +343,29 @@ class LdapSettings:
         if ca_file and not os.path.isfile(ca_file):
             raise DirectoryError(f"LDAP_CA_FILE: {ca_file} does not exist")
 
+        expiry_format = str(config.get("LDAP_EXPIRY_FORMAT") or cls.expiry_format).strip()
+        if expiry_format not in EXPIRY_FORMATS:
+            raise DirectoryError(
+                f"LDAP_EXPIRY_FORMAT: {expiry_format!r} is not one of {', '.join(EXPIRY_FORMATS)}"
+            )
+        expiry_attribute = str(config.get("LDAP_EXPIRY_ATTRIBUTE") or "").strip() or (
+            EXPIRY_FORMATS[expiry_format]
+        )
+        if not expiry_attribute:
+            raise DirectoryError(
+                "LDAP_EXPIRY_ATTRIBUTE must name the GeneralizedTime attribute "
+                "for LDAP_EXPIRY_FORMAT 'generalized'"
+            )
+        if not _ATTRIBUTE_NAME.fullmatch(expiry_attribute):
+            raise DirectoryError(
+                f"LDAP_EXPIRY_ATTRIBUTE: {expiry_attribute!r} is not an attribute name"
+            )
+        password_mode = str(config.get("LDAP_PASSWORD_MODE") or cls.password_mode).strip()
+        if password_mode not in PASSWORD_MODES:
+            raise DirectoryError(
+                f"LDAP_PASSWORD_MODE: {password_mode!r} is not one of {', '.join(PASSWORD_MODES)}"
+            )
+
         # A blank service password would make the service bind anonymous.
         bind_password = config.get("LDAP_BIND_PASSWORD")
         if is_blank(bind_password):
@@ -232,6 +385,9 @@ class LdapSettings:
             ca_file=ca_file,
             start_tls=_flag("LDAP_START_TLS", config.get("LDAP_START_TLS")),
             page_size=page_size,
+            expiry_attribute=expiry_attribute,
+            expiry_format=expiry_format,
+            password_mode=password_mode,
         )
 
     @property
@@ -512,6 +668,102 @@ class LdapDirectory:
     def _is_member(self, group_dn: str, person_dn: str) -> bool:
         wanted = normalize_dn(person_dn)
         return any(normalize_dn(member) == wanted for member in self.members_of(group_dn))
+
+    # Account expiry ------------------------------------------------------------------
+
+    def _read_expiry(self, person_dn: str) -> str | None:
+        attribute = self.settings.expiry_attribute
+        entries = self._search(person_dn, "(objectClass=*)", [attribute], scope=BASE)
+        if not entries:
+            raise DirectoryError(f"read account expiry: no entry {person_dn}")
+        return _first(_attribute(entries[0].get("attributes"), attribute))
+
+    def get_account_expiry(self, person_dn: str) -> date | None:
+        """The last day the account may be used, or None when it does not expire.
+
+        ``person_dn`` is used as given: it comes from the directory, never from input.
+        """
+        with self._operation("read account expiry"):
+            value = self._read_expiry(person_dn)
+        if value is None:
+            return None
+        parse = {
+            "shadow": last_day_from_shadow,
+            "ad": last_day_from_ad,
+            "generalized": last_day_from_generalized,
+        }[self.settings.expiry_format]
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise DirectoryError(
+                f"read account expiry: {self.settings.expiry_attribute} of {person_dn} holds "
+                f"{value!r}, not a {self.settings.expiry_format} expiry"
+            ) from exc
+
+    def set_account_expiry(self, person_dn: str, last_day: date | None) -> None:
+        """Let the account expire after ``last_day`` (None: never); idempotent.
+
+        None removes the attribute (``shadow``, ``generalized``; removing an absent one
+        is no change) or writes 0 to ``accountExpires`` (``ad``). ``person_dn`` is used
+        as given: it comes from the directory, never from input.
+        """
+        value: str | None
+        if self.settings.expiry_format == "ad":
+            value = ad_account_expires_value(last_day)
+        elif last_day is None:
+            value = None
+        elif self.settings.expiry_format == "shadow":
+            value = shadow_expire_value(last_day)
+        else:
+            value = generalized_time_value(last_day)
+        attribute = self.settings.expiry_attribute
+        with self._operation("set account expiry"):
+            connection = self._service_connection()
+            if value is not None:
+                connection.modify(person_dn, {attribute: [(MODIFY_REPLACE, [value])]})
+            else:
+                try:
+                    connection.modify(person_dn, {attribute: [(MODIFY_DELETE, [])]})
+                except ldap_errors.LDAPNoSuchAttributeResult:
+                    return
+                except ldap_errors.LDAPUnwillingToPerformResult:
+                    # as in remove_from_group: look before calling it a refusal
+                    if self._read_expiry(person_dn) is None:
+                        return
+                    raise
+        log.info("Directory: account %s expires after %s", person_dn, last_day or "never")
+
+    # Passwords -----------------------------------------------------------------------
+
+    def set_password(self, person_dn: str, password: str) -> None:
+        """Write an initial password (the terminal-server credential).
+
+        Refused before any network traffic over a connection without TLS (SECURITY.md
+        item 3, for every directory, not only Active Directory) and for a blank
+        password. ``LDAP_PASSWORD_MODE`` ``rfc3062`` uses the Password Modify extended
+        operation, so the server hashes the password by its own policy; ``ad`` replaces
+        ``unicodePwd``. The password is never logged nor part of an error message.
+        """
+        if not self.transport_encrypted:
+            raise DirectoryError(
+                "refusing to write a password over an unencrypted connection: "
+                "use ldaps:// URLs or LDAP_START_TLS"
+            )
+        if is_blank(password):
+            raise DirectoryError("refusing to write a blank password")
+        with self._operation("set password"):
+            connection = self._service_connection()
+            if not (connection.server.ssl or connection.tls_started):
+                raise DirectoryError(
+                    "refusing to write a password over an unencrypted connection"
+                )
+            if self.settings.password_mode == "ad":
+                connection.modify(
+                    person_dn, {"unicodePwd": [(MODIFY_REPLACE, [ad_password_value(password)])]}
+                )
+            else:
+                connection.extend.standard.modify_password(user=person_dn, new_password=password)
+        log.info("Directory: password set for %s", person_dn)
 
     # Health --------------------------------------------------------------------------
 

@@ -186,10 +186,39 @@ def issue(
     if CERTIFICATE in kinds:
         certificate_authority(session, config)
 
-    _directory_steps_for_issue(
+    if WIREGUARD in kinds:
+        _check_pool(session, config)
+
+    undo = _directory_steps_for_issue(
         directory, owner, agreement, kinds, config, secret if password_mode else None
     )
+    try:
+        _store_credentials(session, kinds, owner, agreement, by, config, secret, allowed, result)
+    except (wireguard.PoolExhausted, wireguard.AllocationFailed) as exc:
+        _undo(directory, owner, undo)
+        raise AccessError(_l("No VPN address is free: %(error)s", error=str(exc))) from exc
+    except BaseException:
+        _undo(directory, owner, undo)
+        raise
+    session.flush()
+    _close_tasks(session, agreement, [GRANT_VPN, GRANT_TERMINAL_SERVER], by)
+    record(
+        session,
+        action="access.issued",
+        actor=by,
+        object_type="agreement",
+        object_id=agreement.id,
+        after={
+            "person": owner.username,
+            "kinds": kinds,
+            "expires_on": str(agreement.end_date) if agreement.end_date else None,
+        },
+    )
+    return result
 
+
+def _store_credentials(session, kinds, owner, agreement, by, config, secret, allowed, result):
+    """The credential rows, the certificate and the tunnel address (after the directory)."""
     expires = agreement.end_date
     for kind in kinds:
         credential = Credential(
@@ -209,24 +238,36 @@ def issue(
         else:
             session.add(credential)
     session.flush()
-    _close_tasks(session, agreement, [GRANT_VPN, GRANT_TERMINAL_SERVER], by)
-    record(
-        session,
-        action="access.issued",
-        actor=by,
-        object_type="agreement",
-        object_id=agreement.id,
-        after={
-            "person": owner.username,
-            "kinds": kinds,
-            "expires_on": str(expires) if expires else None,
-        },
-    )
-    return result
 
 
-def _directory_steps_for_issue(directory, owner, agreement, kinds, config, password) -> None:
-    """Groups, expiry and password, all or nothing as far as the directory allows."""
+def _check_pool(session: Session, config: Mapping) -> None:
+    """Fail before the directory is touched when no tunnel address is left."""
+    used = session.exec(
+        select(Credential.wireguard_address).where(
+            Credential.state == ACTIVE, col(Credential.wireguard_address).is_not(None)
+        )
+    ).all()
+    try:
+        wireguard.AddressPool(config["WIREGUARD_NETWORK"]).next_free(used)
+    except wireguard.PoolExhausted as exc:
+        raise AccessError(_l("No VPN address is free: %(error)s", error=str(exc))) from exc
+
+
+def _undo(directory: Directory, owner: Person, undo: list) -> None:
+    """Reverse directory steps of a failed issue; what fails here, reconciliation finds."""
+    for step, value in reversed(undo):
+        try:
+            if step == "group":
+                directory.remove_from_group(value, owner.dn)
+            else:
+                directory.set_account_expiry(owner.dn, value)
+        except DirectoryError:
+            log.warning("Could not undo %s for %s; reconciliation will", step, owner.username)
+
+
+def _directory_steps_for_issue(directory, owner, agreement, kinds, config, password) -> list:
+    """Groups, expiry and password, all or nothing as far as the directory allows;
+    returns the steps to reverse should storing the credentials fail afterwards."""
     undo = []
     try:
         for kind in (VPN_GROUP, TERMINAL_SERVER_GROUP):
@@ -245,14 +286,7 @@ def _directory_steps_for_issue(directory, owner, agreement, kinds, config, passw
         if password is not None:
             directory.set_password(owner.dn, password)
     except DirectoryError as exc:
-        for step, value in reversed(undo):
-            try:
-                if step == "group":
-                    directory.remove_from_group(value, owner.dn)
-                else:
-                    directory.set_account_expiry(owner.dn, value)
-            except DirectoryError:
-                log.warning("Could not undo %s for %s; reconciliation will", step, owner.username)
+        _undo(directory, owner, undo)
         log.warning("Issuing access for agreement %s failed: %s", agreement.id, exc)
         raise AccessError(
             _l(
@@ -260,6 +294,7 @@ def _directory_steps_for_issue(directory, owner, agreement, kinds, config, passw
                 error=str(exc),
             )
         ) from exc
+    return undo
 
 
 def _issue_certificate(session, credential, owner, agreement, config, result) -> None:

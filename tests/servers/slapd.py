@@ -8,8 +8,12 @@ the database, load the seed again, start on the same port (about a tenth of a se
 
 The access rules mirror what production should grant the homeoffice service account
 (SECURITY.md item 6): read everything except passwords (those only to bind), write only
-``member`` of the groups under ``ou=groups`` and ``shadowExpire`` of people. Like Active
-Directory, a search returns at most 1,000 entries unless it is paged.
+``member`` of the groups under ``ou=groups`` and the expiry of people (``shadowExpire``,
+or ``homeofficeAccountExpires`` from a small test schema for the GeneralizedTime format).
+Writing (never reading) people's ``userPassword`` is granted only with
+``password_writes=True``, as a site grants it only when it issues terminal-server
+passwords. Like Active Directory, a search returns at most 1,000 entries unless it is
+paged.
 
 slapd spells the DNs it returns with hex escapes (``cn=Müller\\2C Jürgen,…``); the seed
 is written in that spelling, so ``PEOPLE[...].dn`` is textually what the server answers.
@@ -80,6 +84,27 @@ UNITS = ("Bürgerbüro", "Personalamt", "IT", "Bauhof")
 
 #: The password of every person made by ``generate_people``.
 GENERATED_PASSWORD = "Generiert-Kennwort-1"
+
+#: A GeneralizedTime expiry attribute of the site's own schema (``LDAP_EXPIRY_FORMAT``
+#: ``generalized``), MAY of the auxiliary class ``EXPIRY_OBJECT_CLASS``, which people
+#: get only when a test adds it. OIDs below a UUID arc (2.25, ITU-T X.667) need no
+#: registration.
+EXPIRY_ATTRIBUTE = "homeofficeAccountExpires"
+EXPIRY_OBJECT_CLASS = "homeofficeAccount"
+_TEST_SCHEMA = f"""\
+attributetype ( 2.25.101002653359237599445143068127091826206.1
+    NAME '{EXPIRY_ATTRIBUTE}'
+    DESC 'the moment the account expires'
+    EQUALITY generalizedTimeMatch
+    ORDERING generalizedTimeOrderingMatch
+    SYNTAX 1.3.6.1.4.1.1466.115.121.1.24
+    SINGLE-VALUE )
+
+objectclass ( 2.25.101002653359237599445143068127091826206.2
+    NAME '{EXPIRY_OBJECT_CLASS}'
+    AUXILIARY
+    MAY {EXPIRY_ATTRIBUTE} )
+"""
 
 #: ``LDAP_ATTRIBUTES`` for this server (the OpenLDAP inetOrgPerson names).
 ATTRIBUTES = {
@@ -285,12 +310,27 @@ def seed_ldif() -> str:
     return "\n".join(entries)
 
 
+# Only with password_writes=True, before the general userPassword rule (the first rule
+# that matches decides): the service account may set people's passwords, "=w" without
+# read or auth, so it can never see a hash. Needed only where homeoffice issues
+# terminal-server passwords; a site that issues none leaves it out, like the seeded
+# server. People still bind with their password (anonymous auth), as before.
+_PASSWORD_WRITES = """\
+access to dn.subtree="{people}" attrs=userPassword
+    by anonymous auth
+    by dn.exact="{service}" =w
+    by self auth
+    by * none
+
+"""
+
 _SLAPD_CONF = """\
 {tls}
 include {schema}/core.schema
 include {schema}/cosine.schema
 include {schema}/inetorgperson.schema
 include {schema}/nis.schema
+include {workdir}/test.schema
 modulepath {modules}
 moduleload back_mdb
 pidfile {workdir}/slapd.pid
@@ -309,7 +349,7 @@ index member eq
 # Like Active Directory: at most 1,000 entries per search or page, paged searches unlimited.
 limits users size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited
 
-# Passwords: only usable to bind, by anybody (the service account included).
+{password_writes}# Passwords: only usable to bind, by anybody (the service account included).
 access to attrs=userPassword
     by anonymous auth
     by dn.exact="{service}" auth
@@ -320,7 +360,7 @@ access to dn.subtree="{groups}" attrs=member
     by dn.exact="{service}" write
     by * none
 
-access to dn.subtree="{people}" attrs=shadowExpire
+access to dn.subtree="{people}" attrs=shadowExpire,{expiry_attribute}
     by dn.exact="{service}" write
     by self read
     by * none
@@ -405,7 +445,8 @@ class SlapdServer:
     people_base = PEOPLE_BASE
     group_base = GROUP_BASE
 
-    def __init__(self, workdir: Path, port: int | None = None, *, tls: bool = False) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *, tls: bool = False,
+                 password_writes: bool = False) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
@@ -413,6 +454,8 @@ class SlapdServer:
         self.tls = tls
         self.ldaps_url = f"ldaps://127.0.0.1:{free_port()}" if tls else None
         self.ca_file: Path | None = None
+        #: the service account may write (not read) people's ``userPassword``
+        self.password_writes = password_writes
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path = self.workdir / "slapd.log"
         self._admin_password_file = self.workdir / "admin.pw"
@@ -436,10 +479,16 @@ class SlapdServer:
             self.ca_file, certificate, key = write_certificates(self.workdir)
             tls = (f"TLSCACertificateFile {self.ca_file}\nTLSCertificateFile {certificate}\n"
                    f"TLSCertificateKeyFile {key}\n")
+        (self.workdir / "test.schema").write_text(_TEST_SCHEMA)
+        password_writes = (
+            _PASSWORD_WRITES.format(people=PEOPLE_BASE, service=SERVICE_DN)
+            if self.password_writes else ""
+        )
         (self.workdir / "slapd.conf").write_text(_SLAPD_CONF.format(
             tls=tls, schema=SCHEMA_DIR, modules=MODULE_DIR, workdir=self.workdir, base=BASE_DN,
             admin=ADMIN_DN, admin_hash=ssha(ADMIN_PASSWORD), service=SERVICE_DN,
-            groups=GROUP_BASE, people=PEOPLE_BASE,
+            groups=GROUP_BASE, people=PEOPLE_BASE, password_writes=password_writes,
+            expiry_attribute=EXPIRY_ATTRIBUTE,
         ))
         self._admin_password_file.write_text(ADMIN_PASSWORD)
         self._admin_password_file.chmod(0o600)
@@ -495,9 +544,11 @@ class SlapdServer:
                 pass
         except OSError:
             return False
+        # bind as the admin and read the root DSE: no extended operation ("Who am I?"),
+        # which ``at_seed`` would take for a password write
         result = subprocess.run(
-            ["ldapwhoami", "-x", "-H", self.url, "-D", ADMIN_DN,
-             "-y", str(self._admin_password_file)],
+            ["ldapsearch", "-x", "-H", self.url, "-D", ADMIN_DN,
+             "-y", str(self._admin_password_file), "-b", "", "-s", "base", "1.1"],
             capture_output=True, env=_client_env(), timeout=5,
         )
         return result.returncode == 0
@@ -546,21 +597,34 @@ class SlapdServer:
         self.start()
         self._touched = False
 
-    def writes(self) -> int:
-        """Write operations (add, modify, delete, rename) slapd took since it started."""
+    def operations(self, *kinds: str) -> int:
+        """Operations of these kinds (``Modify``, ``Extended``, …) slapd completed since it
+        started, refused ones included."""
         with self.admin_connection() as connection:
             connection.search("cn=Operations,cn=Monitor", "(objectClass=*)", ldap3.LEVEL,
                               attributes=["cn", "monitorOpCompleted"])
             return sum(
                 int(entry.monitorOpCompleted.value or 0)
                 for entry in connection.entries
-                if entry.cn.value in ("Add", "Modify", "Delete", "Modrdn")
+                if entry.cn.value in kinds
             )
 
+    def writes(self) -> int:
+        """Write operations (add, modify, delete, rename) slapd took since it started."""
+        return self.operations("Add", "Modify", "Delete", "Modrdn")
+
     def at_seed(self) -> bool:
-        """True when the directory certainly still holds exactly the seed."""
-        return (self._configured and self.running and not self._touched
-                and self.writes() == 0)
+        """True when the directory certainly still holds exactly the seed.
+
+        Where passwords may be written, an extended operation (Password Modify, but also
+        StartTLS or "Who am I?", which the counters do not tell apart) counts as a write.
+        """
+        if not (self._configured and self.running and not self._touched):
+            return False
+        kinds = ["Add", "Modify", "Delete", "Modrdn"]
+        if self.password_writes:
+            kinds.append("Extended")
+        return self.operations(*kinds) == 0
 
     def log_text(self) -> str:
         return self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
@@ -644,7 +708,7 @@ def ldap_config(server: SlapdServer, **overrides: Any) -> dict[str, Any]:
 
 def require_slapd() -> None:
     """Skip (or, in CI, fail) the calling test when slapd or the ldap-utils are missing."""
-    missing = [tool for tool in (SLAPD, "slapadd", "ldapmodify", "ldapwhoami")
+    missing = [tool for tool in (SLAPD, "slapadd", "ldapmodify", "ldapsearch")
                if shutil.which(tool) is None]
     if missing:
         unavailable(f"slapd not installed ({', '.join(missing)} missing): "
