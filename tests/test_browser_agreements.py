@@ -69,7 +69,9 @@ def findings() -> Findings:
 
 
 @pytest.fixture
-def person(browser: Browser, live_server: str, findings: Findings) -> Iterator[Callable]:
+def person(
+    browser: Browser, live_server: str, findings: Findings
+) -> Iterator[Callable[[str], Page]]:
     """``person("hr")`` logs that person in, in a browser context of their own."""
     contexts = []
 
@@ -133,12 +135,7 @@ def send_request(page: Page) -> str:
     return page.url
 
 
-def open_from_queue(page: Page, name: str, unit: str | None = None) -> None:
-    nav(page, "Anträge zur Entscheidung")
-    if unit:
-        page.get_by_label("Amt", exact=True).select_option(label=unit)
-        page.get_by_role("button", name="Filtern").click()
-        expect(page).to_have_url(re.compile(r"[?&]unit=\d+"))
+def open_from_queue(page: Page, name: str) -> None:
     page.get_by_role("table").get_by_role("link", name=name).click()
     expect(heading(page)).to_contain_text("Antrag #")
 
@@ -151,9 +148,10 @@ def decide(page: Page, decision: str, **fields: str) -> None:
     page.get_by_role("button", name="Entscheidung speichern").click()
 
 
-def test_request_endorse_approve_and_the_employee_sees_the_agreement(
-    person, findings: Findings, live_server: str
-):
+def test_request_endorse_approve_and_the_employee_sees_the_agreement(person, findings: Findings):
+    """The whole way of an approval: the employee checks and sends, the supervisor agrees,
+    HR is refused without a quota override and approves with one; the employee then has
+    an active agreement and its print view. Every page on the way is checked by axe."""
     employee = person("employee")
     open_request_form(employee)
     findings.audit(employee, "empty request form")
@@ -182,7 +180,13 @@ def test_request_endorse_approve_and_the_employee_sees_the_agreement(
     expect(form).to_have_count(0)
 
     hr = person("hr")
-    open_from_queue(hr, "Emre Kaya", unit="Bürgerbüro")
+    nav(hr, "Anträge zur Entscheidung")
+    hr.get_by_label("Amt", exact=True).select_option(label="Bürgerbüro")
+    hr.get_by_role("button", name="Filtern").click()
+    expect(hr).to_have_url(re.compile(r"[?&]unit=\d+"))
+    expect(hr.get_by_role("table").get_by_role("row")).to_have_count(2)
+    findings.audit(hr, "HR queue")
+    open_from_queue(hr, "Emre Kaya")
     expect(hr).to_have_url(request_url)
     quota = hr.get_by_role("table", name=re.compile("Quote des Amtes bei Genehmigung"))
     expect(quota).to_be_visible()
@@ -208,19 +212,19 @@ def test_request_endorse_approve_and_the_employee_sees_the_agreement(
     expect(heading(employee)).to_contain_text("Dienstvereinbarung")
     expect(employee.get_by_text("ordinary@1", exact=True)).to_be_visible()
     findings.audit(employee, "print view")
-
-    nav(hr, "Anträge zur Entscheidung")
-    findings.audit(hr, "HR queue")
     findings.assert_clean()
 
 
 def test_hr_rejects_only_with_a_reason_and_the_person_sees_it(person, findings: Findings):
+    """A rejection without a reason is refused and changes nothing; with one, the person
+    sees "abgelehnt" and the reason on the request and on "Mein Homeoffice"."""
     outsider = person("outsider")  # no supervisor: HR decides directly
     open_request_form(outsider)
     fill_commute_request(outsider)
     send_request(outsider)
 
     hr = person("hr")
+    nav(hr, "Anträge zur Entscheidung")
     open_from_queue(hr, "Otto Weiß")
     decide(hr, "Ablehnen")
     expect(hr.get_by_role("alert")).to_have_text("Bitte begründen Sie die Ablehnung.")
@@ -240,6 +244,7 @@ def test_hr_rejects_only_with_a_reason_and_the_person_sees_it(person, findings: 
 
 
 def test_withdrawn_request_can_be_asked_again(person, findings: Findings):
+    """A sent request can be withdrawn; afterwards "Homeoffice beantragen" is offered again."""
     employee = person("employee")
     open_request_form(employee)
     fill_commute_request(employee)
@@ -279,6 +284,8 @@ def tab_to(page: Page, locator, limit: int = 40) -> None:
 
 
 def test_form_errors_are_marked_and_the_form_works_with_the_keyboard(person, findings: Findings):
+    """Help texts and errors are tied to their fields (aria-describedby, aria-invalid), and
+    the form can be filled, checked and sent with the keyboard alone."""
     findings.expected.add((400, "/homeoffice/requests/new"))  # the form with errors
     employee = person("employee")
     open_request_form(employee)
