@@ -44,7 +44,7 @@ def test_request_endorse_approve_gives_an_active_agreement_and_it_tasks(app, cli
     _switch(client, auth, "hr")
     # The test Bürgerbüro has three staff and must keep six present: over the quota.
     refused = decide(client, request_id, conditions="Erreichbar 9 bis 15 Uhr", override="")
-    assert "überschreiten" in client.get(refused.location).get_data(as_text=True)
+    assert refused.status_code == 409 and "überschreiten" in refused.get_data(as_text=True)
     assert load(app, HomeOfficeRequest, request_id).state == "endorsed"
     response = decide(
         client,
@@ -127,7 +127,7 @@ def test_rejection_needs_a_reason_and_the_employee_sees_it(app, client, auth):
     auth.login("employee")
     request_id = request_id_from(post_request(client))
     _switch(client, auth, "supervisor")
-    assert endorse(client, request_id, decision="object").status_code == 302
+    assert endorse(client, request_id, decision="object").status_code == 409
     assert load(app, HomeOfficeRequest, request_id).state == "submitted"  # reason missing
     endorse(client, request_id, decision="object", note="Schalter muss besetzt sein")
     assert load(app, HomeOfficeRequest, request_id).state == "objected"
@@ -175,8 +175,10 @@ def test_invalid_transitions_are_refused_with_a_message(app, client, auth):
     _switch(client, auth, "hr")
     response = decide(client, request_id)
     assert load(app, HomeOfficeRequest, request_id).state == "submitted"
-    follow = client.get(response.location).get_data(as_text=True)
-    assert "Die Vorgesetzte oder der Vorgesetzte hat den Antrag noch nicht bewertet." in follow
+    assert response.status_code == 409
+    assert "Die Vorgesetzte oder der Vorgesetzte hat den Antrag noch nicht bewertet." in (
+        response.get_data(as_text=True)
+    )
     _switch(client, auth, "supervisor")
     endorse(client, request_id)
     endorse(client, request_id, decision="object", note="doch nicht")
@@ -188,9 +190,7 @@ def test_nobody_decides_their_own_request(app, client, auth):
     request_id = request_id_from(post_request(client))
     response = decide(client, request_id)
     assert load(app, HomeOfficeRequest, request_id).state == "submitted"
-    assert "Niemand darf über den eigenen Antrag entscheiden." in client.get(
-        response.location
-    ).get_data(as_text=True)
+    assert "Niemand darf über den eigenen Antrag entscheiden." in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("intruder", ["colleague", "outsider", "it", "facility", "admin"])
@@ -416,8 +416,11 @@ def test_health_details_ask_for_a_fresh_login(app, client, auth):
     from homeoffice.auth.models import LoginSession
 
     auth.login("employee")
-    request_id = request_id_from(post_request(
-        client, reason_commute=None, commute_km=None, reason_health="y", health_certificate="y"))
+    request_id = request_id_from(
+        post_request(
+            client, reason_commute=None, commute_km=None, reason_health="y", health_certificate="y"
+        )
+    )
     _switch(client, auth, "hr")
     with app.app_context(), session_scope() as session:
         for row in session.exec(select(LoginSession)).all():
@@ -426,4 +429,35 @@ def test_health_details_ask_for_a_fresh_login(app, client, auth):
     assert response.status_code == 302 and response.location.startswith("/login")
     with app.app_context(), session_scope() as session:
         assert not session.exec(
-            select(AuditEvent).where(AuditEvent.action == "health.viewed")).all()
+            select(AuditEvent).where(AuditEvent.action == "health.viewed")
+        ).all()
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("42,5", 42.5), ("42.5", 42.5), ("31", 31.0)])
+def test_distance_typed_the_german_way(app, client, auth, typed, stored):
+    auth.login("employee")
+    request_id = request_id_from(post_request(client, commute_km=typed))
+    assert load(app, HomeOfficeRequest, request_id).commute_km == stored
+
+
+def test_distance_that_is_no_number_is_explained(app, client, auth):
+    auth.login("employee")
+    response = post_request(client, commute_km="zweiundvierzig")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Bitte geben Sie eine Zahl ein, zum Beispiel 42,5." in html
+    assert "Bitte geben Sie die Strecke oder die Zeit an." not in html
+
+
+def test_refused_decision_keeps_what_hr_typed_next_to_the_field(app, client, auth):
+    auth.login("outsider")
+    request_id = request_id_from(post_request(client))
+    _switch(client, auth, "hr")
+    response = decide(client, request_id, override="", conditions="Erreichbar ab 8 Uhr")
+    assert response.status_code == 409
+    html = response.get_data(as_text=True)
+    assert "Erreichbar ab 8 Uhr" in html  # the conditions are still there
+    assert 'id="override_reason-error"' in html and "überschreiten" in html
+    rejected = decide(client, request_id, decision="reject", reason="")
+    assert rejected.status_code == 409
+    assert 'id="reason-error"' in rejected.get_data(as_text=True)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -193,8 +194,12 @@ def test_request_endorse_approve_and_the_employee_sees_the_agreement(person, fin
     expect(quota.get_by_role("row")).to_have_count(6)  # header and Monday to Friday
     expect(quota.get_by_role("row").filter(has_text="Dienstag")).to_contain_text("über der Quote")
     findings.audit(hr, "request page with the decision form and quota table")
+    findings.expected.add((409, urlsplit(request_url).path + "/decide"))  # refused on purpose
     decide(hr, "Genehmigen")
-    expect(hr.get_by_role("alert")).to_contain_text("überschreiten")
+    # The refusal stands next to the field it is about, and the field is marked.
+    override = hr.get_by_label(OVERRIDE)
+    expect(override).to_have_attribute("aria-invalid", "true")
+    expect(override).to_have_accessible_description(re.compile("überschreiten"))
     expect(heading(hr)).to_contain_text(ENDORSED)
     decide(hr, "Genehmigen", **{OVERRIDE: "Vertretung durch das Ordnungsamt geregelt"})
     expect(hr).to_have_url(re.compile(r"/homeoffice/agreements/\d+$"))
@@ -226,8 +231,11 @@ def test_hr_rejects_only_with_a_reason_and_the_person_sees_it(person, findings: 
     hr = person("hr")
     nav(hr, "Anträge zur Entscheidung")
     open_from_queue(hr, "Otto Weiß")
+    findings.expected.add((409, urlsplit(hr.url).path + "/decide"))  # refused on purpose
     decide(hr, "Ablehnen")
-    expect(hr.get_by_role("alert")).to_have_text("Bitte begründen Sie die Ablehnung.")
+    reason = hr.get_by_label("Begründung (bei Ablehnung Pflicht)")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    expect(reason).to_have_accessible_description("Bitte begründen Sie die Ablehnung.")
     expect(heading(hr)).to_contain_text(SENT)
     expect(hr.get_by_role("region", name="Entscheidung des Personalamts")).to_be_visible()
     decide(hr, "Ablehnen", **{"Begründung (bei Ablehnung Pflicht)": "Publikumsverkehr"})

@@ -322,11 +322,17 @@ def _issue_wireguard(session: Session, credential: Credential, config, result, a
     pool = wireguard.AddressPool(config["WIREGUARD_NETWORK"])
     private_key, public_key = wireguard.generate_keypair()
     credential.wireguard_public_key = public_key
-    used = session.exec(
-        select(Credential.wireguard_address).where(
-            Credential.state == ACTIVE, col(Credential.wireguard_address).is_not(None)
+
+    def taken() -> list[str]:
+        return list(
+            session.exec(
+                select(Credential.wireguard_address).where(
+                    Credential.state == ACTIVE, col(Credential.wireguard_address).is_not(None)
+                )
+            ).all()
         )
-    ).all()
+
+    used = taken()
 
     def try_insert(address: str) -> bool:
         credential.wireguard_address = address
@@ -339,7 +345,7 @@ def _issue_wireguard(session: Session, credential: Credential, config, result, a
             return False
         return True
 
-    address = wireguard.allocate(pool, used, try_insert)
+    address = wireguard.allocate(pool, used, try_insert, reread=taken)
     server_key = config["WIREGUARD_SERVER_PUBLIC_KEY"] or wireguard.public_key(
         wireguard.generate_keypair()[0]
     )

@@ -13,7 +13,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    FloatField,
     IntegerField,
     RadioField,
     SelectField,
@@ -26,6 +25,35 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from homeoffice.agreements.models import ALTERNATING, SHARE, WEEKDAYS
 from homeoffice.agreements.services import RequestData
+
+
+class DecimalField(StringField):
+    """A number typed the German way ("42,5") or the English way ("42.5").
+
+    A browser's ``type=number`` field under a German locale can turn "42,5" into 425;
+    a text field with a decimal keyboard keeps what the person typed.
+    """
+
+    def __init__(self, label=None, validators=None, **kwargs) -> None:
+        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist) -> None:
+        self.data = None
+        if not valuelist or not valuelist[0].strip():
+            return
+        text = valuelist[0].strip().replace(" ", "").replace(",", ".")
+        try:
+            self.data = float(text)
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Please enter a number, for example 42,5.")) from None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else f"{self.data:g}".replace(".", ",")
+
 
 REASON_FIELDS = {
     "childcare": "reason_childcare",
@@ -51,7 +79,7 @@ class RequestForm(FlaskForm):
         _l("Care level (Pflegegrad, 1 to 5)"), validators=[Optional(), NumberRange(min=1, max=5)]
     )
     reason_commute = BooleanField(_l("I have a long way to work"))
-    commute_km = FloatField(
+    commute_km = DecimalField(
         _l("One way in kilometres"), validators=[Optional(), NumberRange(min=0, max=500)]
     )
     commute_minutes = IntegerField(
@@ -112,7 +140,11 @@ class RequestForm(FlaskForm):
         if "care" in reasons and not self.care_level.data:
             self.care_level.errors.append(_l("Please enter the care level (1 to 5)."))
             ok = False
-        if "commute" in reasons and not (self.commute_km.data or self.commute_minutes.data):
+        if (
+            "commute" in reasons
+            and not (self.commute_km.data or self.commute_minutes.data)
+            and not (self.commute_km.errors or self.commute_minutes.errors)
+        ):
             self.commute_km.errors.append(_l("Please enter the distance or the time."))
             ok = False
         if "health" in reasons and not self.health_certificate.data:

@@ -56,11 +56,13 @@ log = logging.getLogger(__name__)
 
 
 class AgreementError(Exception):
-    """A refused action; ``message`` is shown to the user as it is (translated)."""
+    """A refused action; ``message`` is shown to the user as it is (translated), next
+    to the form field ``field`` when the refusal is about one."""
 
-    def __init__(self, message) -> None:
+    def __init__(self, message, field: str | None = None) -> None:
         super().__init__(str(message))
         self.message = message
+        self.field = field
 
 
 class NotAllowed(Exception):
@@ -333,7 +335,7 @@ def endorse(
     _require_state(req, (SUBMITTED,))
     note = (note or "").strip()
     if not agree and not note:
-        raise AgreementError(_l("Please give a reason for the objection."))
+        raise AgreementError(_l("Please give a reason for the objection."), field="note")
     req.state = ENDORSED if agree else OBJECTED
     req.endorsed_by_id, req.endorsed_at = by.id, utcnow()
     req.endorsement_note = note or None
@@ -493,7 +495,7 @@ def decide(
     before = req.state
     if not approve:
         if not reason:
-            raise AgreementError(_l("Please give a reason for the rejection."))
+            raise AgreementError(_l("Please give a reason for the rejection."), field="reason")
         req.state, req.decided_by_id, req.decided_at = REJECTED, by.id, utcnow()
         req.decision_reason = reason
         record(
@@ -513,7 +515,8 @@ def decide(
             _l(
                 "The request is not eligible under the rules. "
                 "Give an exception reason to approve it."
-            )
+            ),
+            field="override_reason",
         )
     quota = quota_report(session, req=req, owner=owner, rule_book=rule_book)
     if not quota.allowed and not override_reason:
@@ -521,7 +524,8 @@ def decide(
             _l(
                 "Approving would exceed the unit's quota. "
                 "Give an override reason to approve anyway."
-            )
+            ),
+            field="override_reason",
         )
     req.state, req.decided_by_id, req.decided_at = APPROVED, by.id, utcnow()
     req.decision_reason = reason or None

@@ -128,19 +128,23 @@ def _load_request(request_id: int, *, lock: bool = False):
 @bp.get("/requests/<int:request_id>")
 @roles_required(EMPLOYEE)
 def request_detail(request_id: int):
-    session = get_session()
     req, owner = _load_request(request_id)
+    return _request_page(req, owner)
+
+
+def _request_page(req, owner, *, endorsement_form=None, decision_form=None, status=200):
+    """The request with the forms the viewer may use; after a refused post, the forms
+    come back filled in, with the error next to the field."""
+    session = get_session()
     show_health = services.can_see_health_details(_me(), owner)
     if "health" in req.reason_set and show_health and owner.id != _me().id:
         if not recent_login():
             return current_app.login_manager.needs_refresh()
         services.record_health_view(session, by=_me(), object_type="request", object_id=req.id)
-    is_supervisor = services.is_supervisor_of(session, _me(), owner)
     is_hr = HR in _me().role_set and owner.id != _me().id
     quota = None
     if is_hr and req.is_open:
         quota = services.quota_report(session, req=req, owner=owner, rule_book=get_rule_book())
-    people = queries.people_by_id(session, [req.endorsed_by_id, req.decided_by_id])
     return render_template(
         "agreements/request_detail.html",
         req=req,
@@ -148,14 +152,23 @@ def request_detail(request_id: int):
         unit=session.get(Unit, owner.unit_id) if owner.unit_id else None,
         show_health=show_health,
         is_owner=owner.id == _me().id,
-        is_supervisor=is_supervisor,
+        is_supervisor=services.is_supervisor_of(session, _me(), owner),
         is_hr=is_hr,
         quota=quota,
-        people=people,
+        people=queries.people_by_id(session, [req.endorsed_by_id, req.decided_by_id]),
         action_form=ActionForm(),
-        endorsement_form=EndorsementForm(),
-        decision_form=DecisionForm(),
-    )
+        endorsement_form=endorsement_form or EndorsementForm(formdata=None),
+        decision_form=decision_form or DecisionForm(formdata=None),
+    ), status
+
+
+def _refused_on_form(form, error: services.AgreementError) -> None:
+    """Put a refusal next to the field it is about, or at the top of the page."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(error.message)]
+    else:
+        flash(str(error.message), "danger")
 
 
 @bp.post("/requests/<int:request_id>/withdraw")
@@ -200,8 +213,7 @@ def endorse(request_id: int):
     form = EndorsementForm()
     req, owner = _load_request(request_id, lock=True)
     if not form.validate_on_submit():
-        flash(_("Please choose whether you agree or object."), "danger")
-        return redirect(url_for("agreements.request_detail", request_id=request_id))
+        return _request_page(req, owner, endorsement_form=form, status=400)
     try:
         services.endorse(
             session=get_session(),
@@ -214,9 +226,10 @@ def endorse(request_id: int):
     except services.NotAllowed:
         abort(404)
     except services.AgreementError as error:
-        _refused(error)
-    else:
-        flash(_("Your assessment has been recorded."), "success")
+        get_session().rollback()
+        _refused_on_form(form, error)
+        return _request_page(req, owner, endorsement_form=form, status=409)
+    flash(_("Your assessment has been recorded."), "success")
     return redirect(url_for("agreements.request_detail", request_id=request_id))
 
 
@@ -226,8 +239,7 @@ def decide(request_id: int):
     form = DecisionForm()
     req, owner = _load_request(request_id, lock=True)
     if not form.validate_on_submit():
-        flash(_("Please choose approve or reject."), "danger")
-        return redirect(url_for("agreements.request_detail", request_id=request_id))
+        return _request_page(req, owner, decision_form=form, status=400)
     try:
         agreement = services.decide(
             session=get_session(),
@@ -244,8 +256,9 @@ def decide(request_id: int):
     except services.NotAllowed:
         abort(404)
     except services.AgreementError as error:
-        _refused(error)
-        return redirect(url_for("agreements.request_detail", request_id=request_id))
+        get_session().rollback()
+        _refused_on_form(form, error)
+        return _request_page(req, owner, decision_form=form, status=409)
     if agreement is None:
         flash(_("The request has been rejected."), "success")
         return redirect(url_for("agreements.request_detail", request_id=request_id))
