@@ -67,11 +67,12 @@ def _register_blueprints(app: Flask) -> None:
     from homeoffice.agreements.views import bp as agreements
     from homeoffice.auth.views import bp as auth
     from homeoffice.devices.views import bp as devices
+    from homeoffice.exports.views import bp as exports
     from homeoffice.main.views import bp as main
     from homeoffice.people.views import bp as people
     from homeoffice.rooms.views import bp as rooms
 
-    for blueprint in (main, auth, agreements, access, people, devices, rooms, admin):
+    for blueprint in (main, auth, agreements, access, people, devices, exports, rooms, admin):
         app.register_blueprint(blueprint)
 
 

@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(reconcile_access)
     app.cli.add_command(revoke_access)
     app.cli.add_command(refresh_crl)
+    app.cli.add_command(export)
 
 
 @click.command("init-db")
@@ -187,3 +188,37 @@ def refresh_crl() -> None:
     click.echo(
         f"CRL number {record.crl_number} valid until {record.crl_next_update:%Y-%m-%d %H:%M}."
     )
+
+
+@click.command("export")
+@click.argument(
+    "kind", type=click.Choice(["devices", "vpn", "terminal-server", "roster", "agreements"])
+)
+@click.argument("output", type=click.Path(dir_okay=False, writable=True))
+@click.option("--unit", help="Only this unit (its name).")
+@with_appcontext
+def export(kind: str, output: str, unit: str | None) -> None:
+    """Write an Excel roster to OUTPUT (recorded in the audit log)."""
+    import getpass
+
+    from sqlmodel import select
+
+    from homeoffice.exports import rosters
+    from homeoffice.people.models import Unit
+
+    with session_scope() as session:
+        found = None
+        if unit:
+            found = session.exec(select(Unit).where(Unit.name == unit)).first()
+            if found is None:
+                raise click.ClickException(f"There is no unit called {unit!r}.")
+        rosters.export(
+            session=session,
+            kind=kind,
+            target=output,
+            export_filter=rosters.ExportFilter(found.id if found else None, unit),
+            by=None,
+            by_name=f"command line ({getpass.getuser()})",
+            config=current_app.config,
+        )
+    click.echo(f"Wrote {output}.")

@@ -216,7 +216,10 @@ def check(app: Flask) -> None:
             "HOMEOFFICE_ROLE_GROUPS must map roles (" + ", ".join(ROLE_NAMES) + ") to group DNs"
         )
     unknown_kinds = set(config["ACCESS_KINDS"]) - {
-        "groups", "terminal_server_secret", "certificate", "wireguard"
+        "groups",
+        "terminal_server_secret",
+        "certificate",
+        "wireguard",
     }
     if unknown_kinds:
         problems.append(f"HOMEOFFICE_ACCESS_KINDS has unknown kinds: {sorted(unknown_kinds)}")

@@ -230,6 +230,8 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
     )
 
     units = {u.name: u for u in session.exec(select(Unit))}
+    for number, name in enumerate(UNITS, start=1):
+        units[name].cost_centre = f"KST-{1000 + number * 10}"
     rooms = _rooms(session, rng, units)
     devices = _laptops(session, rng)
     session.flush()

@@ -43,6 +43,14 @@ DIFFERENCE_LABELS = {
     "expiry_mismatch": _l("account expiry differs from the agreement"),
 }
 
+EXPORT_LABELS = {
+    "devices": _l("Laptop roster"),
+    "vpn": _l("VPN roster"),
+    "terminal-server": _l("Terminal-server roster"),
+    "roster": _l("Roster per person (agreement, laptop, access)"),
+    "agreements": _l("Agreements"),
+}
+
 DEVICE_STATE_LABELS = {
     "in_stock": _l("in stock"),
     "issued": _l("issued"),
@@ -69,6 +77,7 @@ NAVIGATION = (
     ("access.tasks", _l("IT tasks"), {IT}),
     ("devices.inventory", _l("Laptops"), {IT}),
     ("access.reconcile", _l("Reconciliation"), {IT}),
+    ("exports.index", _l("Exports"), {IT, HR}),
     ("rooms.room_list", _l("Rooms"), {FACILITY}),
     ("admin.roles", _l("Roles"), {ADMIN}),
     ("admin.policies_page", _l("Rules"), {ADMIN}),
@@ -128,6 +137,7 @@ def init_app(app: Flask) -> None:
             "reason_labels": labels.reason_labels,
             "credential_label": lambda kind: str(CREDENTIAL_LABELS.get(kind, kind)),
             "task_label": lambda kind: str(TASK_LABELS.get(kind, kind)),
+            "export_label": lambda kind: str(EXPORT_LABELS.get(kind, kind)),
             "difference_label": lambda kind: str(DIFFERENCE_LABELS.get(kind, kind)),
             "verdict_view": verdict_view,
             "localized": localized,

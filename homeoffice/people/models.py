@@ -25,6 +25,8 @@ class Unit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     #: the unit's name exactly as the directory's unit attribute holds it
     name: str = Field(max_length=200, unique=True)
+    #: Kostenstelle, for the IT rosters and the committee report
+    cost_centre: str | None = Field(default=None, max_length=50)
     #: the head of the unit (Amtsleitung): the person most of the unit reports to
     head_id: int | None = Field(
         default=None,
