@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from flask_babel import format_datetime
 from flask_babel import gettext as _
@@ -316,6 +317,7 @@ def export(
             (_("Exported by"), by_name),
         ],
         about_title=_("About this export"),
+        tz=ZoneInfo(config["BABEL_DEFAULT_TIMEZONE"]),
     )
     record(
         session,

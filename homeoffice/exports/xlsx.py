@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
@@ -52,12 +53,19 @@ WIDTH_SAMPLE_ROWS = 200
 MAX_WIDTH = 60
 MIN_WIDTH = 6
 
+#: rows of a sheet Excel opens, header included
+EXCEL_MAX_ROWS = 1_048_576
+
 #: Excel's limit for a sheet title, and the characters it refuses in one
 _TITLE_LIMIT = 31
 _TITLE_FORBIDDEN = str.maketrans({ch: "-" for ch in "[]:*?/\\"})
 
 #: what a control character Excel cannot store is replaced with (visible, not dropped)
 _REPLACEMENT = "\ufffd"
+
+#: what OOXML escapes in text as ``_xHHHH_``: CR (XML would turn it into LF) and an
+#: underscore that would otherwise start such an escape in the user's own text
+_OOXML_ESCAPE = re.compile(r"\r|_(?=x[0-9A-Fa-f]{4}_)")
 
 
 @dataclass
@@ -120,8 +128,7 @@ def write_workbook(
         taken: list[str] = []
         for sheet in sheets:
             _write_sheet(workbook, sheet, _sheet_title(sheet.title, taken), tz)
-        about_columns = [Column("label", "", "text"), Column("value", "", "text")]
-        _write_about(workbook, about_columns, about, _sheet_title(about_title, taken), tz)
+        _write_about(workbook, about, _sheet_title(about_title, taken), tz)
         _save(workbook, target)
     finally:
         _discard_temporary_files(workbook)
@@ -161,21 +168,18 @@ def _write_sheet(workbook: Workbook, sheet: Sheet, title: str, tz: tzinfo) -> No
         ws.append(cells)
         count += 1
     for n, row in enumerate(rows, start=len(sample) + 2):
+        if n > EXCEL_MAX_ROWS:
+            raise ValueError(f"sheet {sheet.title!r}: more rows than Excel can open")
         ws.append(_row_values(row, keys, converters, sheet.title, n))
         count += 1
     ws.auto_filter.ref = f"A1:{get_column_letter(len(sheet.columns))}{count + 1}"
 
 
-def _write_about(
-    workbook: Workbook,
-    columns: list[Column],
-    about: list[tuple[str, str]],
-    title: str,
-    tz: tzinfo,
-) -> None:
+def _write_about(workbook: Workbook, about: list[tuple[str, str]], title: str, tz: tzinfo) -> None:
     """The last sheet: one bold label and its value per line (filter, time, person)."""
     ws: WriteOnlyWorksheet = workbook.create_sheet(title)
     styles = _Styles(ws)
+    columns = [Column("label", ""), Column("value", "")]
     text = _converter(columns[1], styles, tz)
     lines = [(styles.header(label), text(value)) for label, value in about]
     for index in range(2):
@@ -210,14 +214,18 @@ class _Styles:
 
     def header(self, text: str) -> Cell:
         """A bold text cell (header or label), formula-safe like any other text."""
-        cell = Cell(self.ws, row=1, column=1, value=_clean_text(text), style_array=self.bold)
+        text = _clean_text(text)
+        cell = Cell(self.ws, row=1, column=1, value=_stored_text(text), style_array=self.bold)
         cell.data_type = "s"
-        if is_formula_like(cell.value):
+        if is_formula_like(text):
             cell.quotePrefix = True
         return cell
 
     def text(self, value: str) -> Cell:
-        """A string cell with the quote prefix: never a formula, an error or a number."""
+        """A string cell with the quote prefix: never a formula, an error or a number.
+
+        ``value`` is already in its stored form (see ``_stored_text``).
+        """
         cell = Cell(self.ws, row=1, column=1, value=value, style_array=self.quoted)
         # openpyxl infers "=..." as a formula and "#N/A" as an error; force a string
         cell.data_type = "s"
@@ -233,6 +241,19 @@ def _clean_text(value: str) -> str:
     the whole export because of one pasted note)."""
     if ILLEGAL_CHARACTERS_RE.search(value):
         return ILLEGAL_CHARACTERS_RE.sub(_REPLACEMENT, value)
+    return value
+
+
+def _stored_text(value: str) -> str:
+    """The text as OOXML stores it, so Excel and LibreOffice show exactly ``value``.
+
+    Excel decodes ``_xHHHH_`` in any string, so a note saying ``_x003D_1+1`` would show
+    as ``=1+1`` without the quote prefix; and XML parsers turn a CR into LF. Both are
+    escaped the way Excel itself writes them. (openpyxl does not decode these escapes
+    when reading: ``openpyxl.utils.escape.unescape`` gives the shown text.)
+    """
+    if "\r" in value or "_x" in value:
+        return _OOXML_ESCAPE.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
     return value
 
 
@@ -253,8 +274,8 @@ def _converter(column: Column, styles: _Styles, tz: tzinfo) -> Callable[[Any], A
                 value = str(value)
             value = _clean_text(value)
             if value.startswith(FORMULA_PREFIXES) or value in ERROR_CODES:
-                return styles.text(value)
-            return value
+                return styles.text(_stored_text(value))
+            return _stored_text(value)
 
         return text
 
@@ -432,7 +453,13 @@ def _discard_temporary_files(workbook: Workbook) -> None:
             continue
         path = writer.out
         if isinstance(path, str) and os.path.exists(path):
-            # closing a half-written stream may fail; that must not hide the real error
+            # End the row stream first, then the file, so nothing is left for the garbage
+            # collector to finish; a half-written stream may fail to close, and that must
+            # not hide the error that stopped the export.
+            rows = getattr(ws, "_rows", None)
+            with suppress(Exception):
+                if rows is not None:
+                    rows.close()
             with suppress(Exception):
                 writer.close()
             os.remove(path)
