@@ -124,7 +124,9 @@ def load_request(session: Session, request_id: int, actor: Person, *, lock: bool
     """
     statement = select(HomeOfficeRequest).where(HomeOfficeRequest.id == request_id)
     if lock:
-        statement = statement.with_for_update()
+        # populate_existing: a row loaded earlier in this session is read again under
+        # the lock, so the state we check is the one the lock protects.
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     req = session.exec(statement).first()
     if req is None:
         raise NotAllowed()
@@ -137,7 +139,7 @@ def load_request(session: Session, request_id: int, actor: Person, *, lock: bool
 def load_agreement(session: Session, agreement_id: int, actor: Person, *, lock: bool = False):
     statement = select(Agreement).where(Agreement.id == agreement_id)
     if lock:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     agreement = session.exec(statement).first()
     if agreement is None:
         raise NotAllowed()
@@ -581,12 +583,28 @@ def _create_agreement(
         )
     session.add(agreement)
     session.flush()
+    held = _open_handovers(session, previous.id) if previous is not None else []
+    for handover in held:
+        # A change or renewal keeps the laptop: it now belongs to the new agreement.
+        handover.agreement_id, handover.expected_return = agreement.id, agreement.end_date
+    if previous is not None:
+        from homeoffice.access.models import ACTIVE as CREDENTIAL_ACTIVE
+        from homeoffice.access.models import Credential
+
+        # Access issued for the old agreement carries over too; a changed end date
+        # reaches the directory's expiry through the reconciliation.
+        for credential in session.exec(
+            select(Credential).where(
+                Credential.agreement_id == previous.id, Credential.state == CREDENTIAL_ACTIVE
+            )
+        ).all():
+            credential.agreement_id, credential.expires_on = agreement.id, agreement.end_date
     for wanted, kind_ in (
         (req.wants_laptop, ISSUE_LAPTOP),
         (req.wants_vpn, GRANT_VPN),
         (req.wants_terminal_server, GRANT_TERMINAL_SERVER),
     ):
-        if wanted:
+        if wanted and not (kind_ == ISSUE_LAPTOP and held):
             session.add(
                 ItTask(
                     agreement_id=agreement.id,
@@ -649,6 +667,10 @@ def _finish(
                 due_date=date.today(),
             )
         )
+        for handover in _open_handovers(session, agreement.id):
+            # Due back now, not at the end the agreement would have had.
+            if handover.expected_return is None or handover.expected_return > date.today():
+                handover.expected_return = date.today()
         if request is not None and request.wants_laptop:
             session.add(
                 ItTask(
@@ -676,6 +698,19 @@ def _finish(
         before={"state": before},
         after={"state": state},
         detail=reason,
+    )
+
+
+def _open_handovers(session: Session, agreement_id: int) -> list:
+    """Laptops still out under an agreement (devices import agreements, not the reverse)."""
+    from homeoffice.devices.models import Handover
+
+    return list(
+        session.exec(
+            select(Handover).where(
+                Handover.agreement_id == agreement_id, col(Handover.returned_on).is_(None)
+            )
+        ).all()
     )
 
 
