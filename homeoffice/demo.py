@@ -213,6 +213,9 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
             },
         )
     session.flush()
+    # The groups remote access is issued into, empty until IT issues access.
+    for key, name in (("VPN_GROUP_DN", "vpn-users"), ("TERMINAL_SERVER_GROUP_DN", "ts-users")):
+        _upsert(session, LocalDirectoryGroup, {"dn": config[key]}, {"name": name})
     for role, group_dn in config["ROLE_GROUPS"].items():
         group = _upsert(
             session, LocalDirectoryGroup, {"dn": group_dn}, {"name": f"homeoffice-{role}"}
