@@ -364,14 +364,39 @@ def endorse(
 # --- HR -------------------------------------------------------------------------------
 
 
-def current_agreements_of_units(session: Session, unit_ids) -> dict[int, list]:
-    """Current agreements per unit as (agreement, person_id) — one query for many units."""
+@dataclass(frozen=True, slots=True)
+class LoadEntry:
+    """One current agreement as the quota sees it: whose, when, and how many days at
+    home it adds on each weekday (Monday first)."""
+
+    person_id: int
+    start: date
+    end: date | None
+    per_day: tuple[float, float, float, float, float]
+
+
+def _per_day(weekdays: str | None, per_week: float) -> tuple[float, ...]:
+    fixed = {int(d) for d in (weekdays or "").split(",") if d}
+    if fixed:
+        return tuple(1.0 if day in fixed else 0.0 for day in range(1, 6))
+    return (per_week / 5,) * 5
+
+
+def current_agreements_of_units(session: Session, unit_ids) -> dict[int, list[LoadEntry]]:
+    """Current agreements per unit, as light entries — one query for many units."""
     unit_ids = {u for u in unit_ids if u}
-    result: dict[int, list] = {u: [] for u in unit_ids}
+    result: dict[int, list[LoadEntry]] = {u: [] for u in unit_ids}
     if not unit_ids:
         return result
     rows = session.exec(
-        select(Agreement, Person.unit_id)
+        select(
+            Person.unit_id,
+            Agreement.person_id,
+            Agreement.start_date,
+            Agreement.end_date,
+            Agreement.weekdays,
+            Agreement.days_per_week,
+        )
         .join(Person, Person.id == Agreement.person_id)
         .where(
             col(Person.unit_id).in_(unit_ids),
@@ -379,8 +404,8 @@ def current_agreements_of_units(session: Session, unit_ids) -> dict[int, list]:
             col(Agreement.state).in_(CURRENT_AGREEMENT_STATES),
         )
     ).all()
-    for agreement, unit_id in rows:
-        result[unit_id].append(agreement)
+    for unit_id, person_id, start, end, weekdays, per_week in rows:
+        result[unit_id].append(LoadEntry(person_id, start, end, _per_day(weekdays, per_week)))
     return result
 
 
@@ -397,28 +422,23 @@ def staff_of_units(session: Session, unit_ids) -> dict[int, int]:
 
 
 def weekday_load(
-    agreements, *, start: date, end: date | None, excluding_person: int | None
+    entries, *, start: date, end: date | None, excluding_person: int | None
 ) -> dict[int, float]:
     """Expected number of people at home on each weekday (1-5) during a term.
 
     Fixed weekdays count fully on their day; a share of the week or alternating weeks
     counts as that share on every day, since those days are not fixed in advance.
     """
-    load = {day: 0.0 for day in range(1, 6)}
-    for agreement in agreements:
-        if agreement.person_id == excluding_person:
+    totals = [0.0] * 5
+    last = end or date.max
+    for entry in entries:
+        if entry.person_id == excluding_person or entry.start > last:
             continue
-        if agreement.start_date > (end or date.max):
+        if entry.end is not None and entry.end < start:
             continue
-        if agreement.end_date is not None and agreement.end_date < start:
-            continue
-        fixed = agreement.weekday_set
-        for day in load:
-            if fixed:
-                load[day] += 1.0 if day in fixed else 0.0
-            else:
-                load[day] += agreement.days_per_week / 5
-    return load
+        for index, value in enumerate(entry.per_day):
+            totals[index] += value
+    return {day: totals[day - 1] for day in range(1, 6)}
 
 
 @dataclass
