@@ -14,12 +14,28 @@ from homeoffice.directory.models import (
 )
 from homeoffice.notifications.models import OutboxMessage
 from homeoffice.people.models import Person, Unit
-from homeoffice.rooms.models import Building, Room
+from homeoffice.presence.models import (
+    Absence,
+    CalendarFeed,
+    DayOverride,
+    GroupMembership,
+    Rotation,
+    Swap,
+)
+from homeoffice.rooms.models import Building, HomeRoom, Room, RoomAllocation
 from homeoffice.tasks.models import ItTask
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Absence",
+    "CalendarFeed",
+    "DayOverride",
+    "GroupMembership",
+    "HomeRoom",
+    "RoomAllocation",
+    "Rotation",
+    "Swap",
     "CertificateAuthorityRecord",
     "Credential",
     "Handover",

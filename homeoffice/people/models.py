@@ -63,6 +63,8 @@ class Person(SQLModel, table=True):
     manager_dn_key: str | None = Field(default=None, max_length=1000)
     #: space-separated role names, refreshed at every login and directory sync
     roles: str = Field(default=EMPLOYEE, max_length=200)
+    #: needs a step-free room (Barrierefreiheit), honoured by the room allocation
+    needs_step_free: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     #: preferred language of screens and mail ("de" or "en"); None follows the browser
     locale: str | None = Field(default=None, max_length=5)
     active: bool = Field(default=True, index=True)

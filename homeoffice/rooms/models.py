@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -33,3 +35,25 @@ class Room(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<Room {self.building_id}/{self.number}>"
+
+
+class RoomAllocation(SQLModel, table=True):
+    """The room a person sits in on an office day. Kept for the contact report until the
+    retention period ends, then deleted by a job."""
+
+    __tablename__ = "room_allocation"
+    __table_args__ = (UniqueConstraint("day", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    room_id: int = Field(foreign_key="room.id", index=True)
+
+
+class HomeRoom(SQLModel, table=True):
+    """The room a person gets on their office days wherever possible."""
+
+    __tablename__ = "home_room"
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    room_id: int = Field(foreign_key="room.id", index=True)

@@ -1,0 +1,1 @@
+"""Presence: who is in the office on which day."""
