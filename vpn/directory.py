@@ -74,8 +74,9 @@ class Directory(Protocol):
     def members_of(self, group_dn: str) -> set[str]:
         """DNs of the direct members of a group (empty set for an unknown group)."""
 
-    def add_to_group(self, group_dn: str, person_dn: str) -> None:
-        """Make a person a member of a group; no-op when already a member."""
+    def add_to_group(self, group_dn: str, person_dn: str) -> bool:
+        """Make a person a member of a group: True if added, False if already a member
+        (no change), so a caller knows what to undo without reading the whole group."""
 
     def remove_from_group(self, group_dn: str, person_dn: str) -> None:
         """Remove a person from a group; no-op when not a member."""

@@ -636,8 +636,8 @@ class LdapDirectory:
 
     # Writing -------------------------------------------------------------------------
 
-    def add_to_group(self, group_dn: str, person_dn: str) -> None:
-        """Make a person a member of a group; no-op when already a member."""
+    def add_to_group(self, group_dn: str, person_dn: str) -> bool:
+        """Make a person a member of a group; False (and no change) when already one."""
         with self._operation("add to group"):
             try:
                 self._service_connection().modify(group_dn, {"member": [(MODIFY_ADD, [person_dn])]})
@@ -645,8 +645,9 @@ class LdapDirectory:
                     ldap_errors.LDAPEntryAlreadyExistsResult):
                 # OpenLDAP answers attributeOrValueExists, Active Directory
                 # entryAlreadyExists for a member that is already there.
-                return
+                return False
         log.info("Directory: added %s to %s", person_dn, group_dn)
+        return True
 
     def remove_from_group(self, group_dn: str, person_dn: str) -> None:
         """Remove a person from a group; no-op when not a member."""

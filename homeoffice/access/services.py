@@ -273,11 +273,9 @@ def _directory_steps_for_issue(directory, owner, agreement, kinds, config, passw
         for kind in (VPN_GROUP, TERMINAL_SERVER_GROUP):
             if kind in kinds:
                 group = group_of(kind, config)
-                was_member = normalize_dn(owner.dn) in {
-                    normalize_dn(m) for m in directory.members_of(group)
-                }
-                directory.add_to_group(group, owner.dn)
-                if not was_member:
+                # Undo only what this issue added: reading the whole group to find out
+                # would cost more with every member (found by bench/access.py).
+                if directory.add_to_group(group, owner.dn):
                     undo.append(("group", group))
         if VPN_GROUP in kinds or TERMINAL_SERVER_GROUP in kinds:
             previous = directory.get_account_expiry(owner.dn)
@@ -371,8 +369,11 @@ def revoke(
     config: Mapping,
     reason: str,
     today: date,
+    publish: bool = True,
 ) -> list[str]:
     """Take back every active credential of the agreement; returns the kinds revoked.
+
+    ``publish=False`` leaves the new CRL to the caller, who signs one for a whole batch.
 
     Directory steps first (each idempotent, so a retry after a failure repeats nothing
     that matters), then the database; a directory failure raises ``AccessError`` and
@@ -402,7 +403,7 @@ def revoke(
         credential.revoked_by_id = by.id if by else None
         credential.revoke_reason = reason[:500]
     session.flush()
-    if CERTIFICATE in kinds:
+    if CERTIFICATE in kinds and publish:
         publish_crl(session, config)
     _close_tasks(session, agreement, [REVOKE_ACCESS], by)
     record(
@@ -420,6 +421,7 @@ def revoke(
 def revoke_due(*, session: Session, directory: Directory, config: Mapping, today: date) -> dict:
     """Run every open revocation task (ended, expired or revoked agreements)."""
     done = failed = 0
+    certificates = False
     tasks = session.exec(
         select(ItTask).where(ItTask.kind == REVOKE_ACCESS, ItTask.state == OPEN)
     ).all()
@@ -428,7 +430,7 @@ def revoke_due(*, session: Session, directory: Directory, config: Mapping, today
         owner = session.get(Person, task.person_id)
         try:
             with session.begin_nested():
-                revoke(
+                kinds = revoke(
                     session=session,
                     directory=directory,
                     agreement=agreement,
@@ -437,12 +439,17 @@ def revoke_due(*, session: Session, directory: Directory, config: Mapping, today
                     config=config,
                     reason=agreement.end_reason or agreement.state,
                     today=today,
+                    publish=False,
                 )
             done += 1
+            certificates = certificates or CERTIFICATE in kinds
         except AccessError as exc:
             failed += 1
             task.attempts += 1
             task.last_error = str(exc)[:1000]
+    if certificates:
+        # One CRL for the whole batch, not one per revoked certificate.
+        publish_crl(session, config)
     return {"revoked": done, "failed": failed}
 
 

@@ -109,13 +109,15 @@ class LocalDirectory:
         ).first()
         return group, user
 
-    def add_to_group(self, group_dn: str, person_dn: str) -> None:
+    def add_to_group(self, group_dn: str, person_dn: str) -> bool:
         group, user = self._membership(group_dn, person_dn)
         if group is None or user is None:
             raise DirectoryError(f"no such group or person: {group_dn!r}, {person_dn!r}")
-        if self.session.get(LocalDirectoryMembership, (group.id, user.id)) is None:
-            self.session.add(LocalDirectoryMembership(group_id=group.id, user_id=user.id))
-            self.session.flush()
+        if self.session.get(LocalDirectoryMembership, (group.id, user.id)) is not None:
+            return False
+        self.session.add(LocalDirectoryMembership(group_id=group.id, user_id=user.id))
+        self.session.flush()
+        return True
 
     def remove_from_group(self, group_dn: str, person_dn: str) -> None:
         group, user = self._membership(group_dn, person_dn)
