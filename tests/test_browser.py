@@ -23,18 +23,20 @@ pytestmark = pytest.mark.browser
 
 #: German nav labels in the order NAVIGATION shows them; every person is also "employee"
 NAV_LABELS = (
-    "Start", "Mein Homeoffice", "Anträge im Team", "Anträge zur Entscheidung", "Mein Team",
-    "Beschäftigte", "Laptops", "Räume", "Rollen", "Regeln", "Protokoll",
+    "Start", "Mein Homeoffice", "Meine Geräte", "Anträge im Team", "Anträge zur Entscheidung",
+    "Mein Team", "Beschäftigte", "IT-Aufgaben", "Laptops", "Überfällige Rückgaben", "Abgleich",
+    "Exporte", "Räume", "Rollen", "Regeln", "Protokoll",
 )
 
 #: the nav entries each role sees, from NAVIGATION in homeoffice/templating.py
+MINE = ["Start", "Mein Homeoffice", "Meine Geräte"]
 EXPECTED_NAV = {
-    "employee": ["Start", "Mein Homeoffice"],
-    "supervisor": ["Start", "Mein Homeoffice", "Anträge im Team", "Mein Team"],
-    "hr": ["Start", "Mein Homeoffice", "Anträge zur Entscheidung", "Beschäftigte"],
-    "it": ["Start", "Mein Homeoffice", "Laptops"],
-    "facility": ["Start", "Mein Homeoffice", "Räume"],
-    "admin": ["Start", "Mein Homeoffice", "Beschäftigte", "Rollen", "Regeln", "Protokoll"],
+    "employee": MINE,
+    "supervisor": [*MINE, "Anträge im Team", "Mein Team"],
+    "hr": [*MINE, "Anträge zur Entscheidung", "Beschäftigte", "Exporte"],
+    "it": [*MINE, "IT-Aufgaben", "Laptops", "Überfällige Rückgaben", "Abgleich", "Exporte"],
+    "facility": [*MINE, "Räume"],
+    "admin": [*MINE, "Beschäftigte", "Rollen", "Regeln", "Protokoll"],
 }
 
 ROLES = sorted(EXPECTED_NAV)
