@@ -144,6 +144,15 @@ class DefaultConfig:
     WIREGUARD_SERVER_PUBLIC_KEY = ""
     WIREGUARD_DNS = ["10.0.0.53"]
 
+    #: federal state whose public holidays apply (holidays package code; NW = NRW)
+    PRESENCE_STATE = "NW"
+    #: infection control: rooms hold their infection-control capacity (usually 1)
+    INFECTION_CONTROL = True
+    #: how many weeks ahead the room allocation plans
+    ALLOCATION_WEEKS = 4
+    #: room allocations (the contact data) are deleted this many days after the day
+    CONTACT_RETENTION_DAYS = 28
+
 
 class ConfigError(RuntimeError):
     """A required setting is missing or unsafe; the service refuses to start."""

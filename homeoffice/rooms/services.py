@@ -1,0 +1,231 @@
+"""Single-office allocation, the day's occupancy and the contact report.
+
+The allocation plans from today on and never touches a past day: past allocations are
+history (and the contact report's data) until the retention job deletes them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from homeoffice.audit.services import record
+from homeoffice.people.models import FACILITY, Person, Unit
+from homeoffice.presence import plan
+from homeoffice.presence.services import load_unit
+from homeoffice.rooms import allocation
+from homeoffice.rooms.models import Building, HomeRoom, Room, RoomAllocation
+
+
+class NotAllowed(Exception):
+    pass
+
+
+@dataclass
+class AllocationSummary:
+    start: date
+    end: date
+    person_days: int
+    placed: int
+    unplaced: list[tuple[date, Person]]
+    conflicts: list[allocation.Conflict]
+
+
+def _holidays(config: Mapping, start: date, end: date) -> dict[date, str]:
+    # A cycle counts working days from its start: take holidays from well before.
+    return plan.public_holidays(config["PRESENCE_STATE"], start - timedelta(days=3660), end)
+
+
+def office_days_by_person(session: Session, *, start: date, end: date, config: Mapping):
+    """Every active person's office days in the range, with their unit and group."""
+    holidays = _holidays(config, start, end)
+    result: dict[int, tuple[Person, int | None, set[date]]] = {}
+    for unit in session.exec(select(Unit).where(col(Unit.active).is_(True))).all():
+        inputs = load_unit(session, unit, start=start, end=end)
+        statuses = plan.unit_statuses(
+            inputs.inputs, start=start, end=end, rotations=inputs.rotations, holidays=holidays
+        )
+        by_id = {p.id: p for p in inputs.people}
+        for day, day_statuses in statuses.items():
+            for person_id, status in day_statuses.items():
+                person = by_id[person_id]
+                entry = result.setdefault(person_id, (person, status.group, set()))
+                if status.kind == plan.OFFICE:
+                    entry[2].add(day)
+    return result
+
+
+def _room_slots(session: Session, config: Mapping) -> tuple[list[allocation.RoomSlot], dict]:
+    rows = session.exec(select(Room, Building.name).join(Building, Building.id == Room.building_id))
+    slots, rooms = [], {}
+    for room, building_name in rows:
+        capacity = room.infection_capacity if config["INFECTION_CONTROL"] else room.capacity
+        slots.append(
+            allocation.RoomSlot(room.id, building_name, room.unit_id, capacity, room.step_free)
+        )
+        rooms[room.id] = (room, building_name)
+    return slots, rooms
+
+
+def run_allocation(
+    *, session: Session, today: date, config: Mapping, by: Person | None, weeks: int | None = None
+) -> AllocationSummary:
+    """Give every person present a room from today on; past days stay as they were."""
+    start = today
+    end = today + timedelta(weeks=weeks or config["ALLOCATION_WEEKS"]) - timedelta(days=1)
+    people = office_days_by_person(session, start=start, end=end, config=config)
+    slots, rooms = _room_slots(session, config)
+    unit_building: dict[int, str] = {}
+    counts: dict[int, Counter] = defaultdict(Counter)
+    for room, building_name in rooms.values():
+        if room.unit_id:
+            counts[room.unit_id][building_name] += 1
+    for unit_id, counter in counts.items():
+        unit_building[unit_id] = counter.most_common(1)[0][0]
+    attendees = [
+        allocation.Attendee(
+            person.id,
+            person.unit_id,
+            unit_building.get(person.unit_id),
+            person.needs_step_free,
+            group,
+            frozenset(days),
+        )
+        for person, group, days in people.values()
+        if days
+    ]
+    previous_home = dict(session.exec(select(HomeRoom.person_id, HomeRoom.room_id)).all())
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    result = allocation.allocate(attendees, slots, days, previous_home=previous_home)
+    session.exec(
+        delete(RoomAllocation).where(RoomAllocation.day >= start, RoomAllocation.day <= end)
+    )
+    placed = 0
+    unplaced: list[tuple[date, Person]] = []
+    conflicts: list[allocation.Conflict] = []
+    by_id = {person.id: person for person, _g, _d in people.values()}
+    for day, day_allocation in sorted(result.by_day.items()):
+        for person_id, room_id in day_allocation.placed.items():
+            session.add(RoomAllocation(day=day, person_id=person_id, room_id=room_id))
+            placed += 1
+        for person_id in day_allocation.unplaced:
+            unplaced.append((day, by_id[person_id]))
+        if day_allocation.unplaced:
+            present = [a for a in attendees if day in a.days]
+            conflicts.extend(
+                allocation.conflicts(day_allocation, present, slots, other_days=result.by_day)
+            )
+    session.exec(delete(HomeRoom))
+    for person_id, room_id in result.home.items():
+        session.add(HomeRoom(person_id=person_id, room_id=room_id))
+    session.flush()
+    record(
+        session,
+        action="rooms.allocated",
+        actor=by,
+        after={"start": str(start), "end": str(end), "placed": placed, "unplaced": len(unplaced)},
+    )
+    return AllocationSummary(start, end, placed + len(unplaced), placed, unplaced, conflicts)
+
+
+def occupancy(session: Session, day: date, building_id: int | None):
+    """Rooms of the day with the people in them, per building (one query)."""
+    statement = (
+        select(RoomAllocation, Room, Building, Person)
+        .join(Room, Room.id == RoomAllocation.room_id)
+        .join(Building, Building.id == Room.building_id)
+        .join(Person, Person.id == RoomAllocation.person_id)
+        .where(RoomAllocation.day == day)
+        .order_by(Building.name, Room.floor, Room.number, Person.display_name)
+    )
+    if building_id:
+        statement = statement.where(Building.id == building_id)
+    return session.exec(statement).all()
+
+
+@dataclass
+class Contact:
+    day: date
+    room: str
+    person: Person
+    #: "same day" or "day before" / "day after" in the same room (shared desk)
+    kind: str
+
+
+def contact_report(
+    *, session: Session, person: Person, start: date, end: date, by: Person
+) -> list[Contact]:
+    """Who used the same room as the person on the same day, and who sat in that room on
+    the days just before and after (infection control). Facility only; audited."""
+    if FACILITY not in by.role_set:
+        raise NotAllowed()
+    own = session.exec(
+        select(RoomAllocation).where(
+            RoomAllocation.person_id == person.id,
+            RoomAllocation.day >= start,
+            RoomAllocation.day <= end,
+        )
+    ).all()
+    rooms = {
+        r.id: f"{b} {r.number}"
+        for r, b in session.exec(
+            select(Room, Building.name).join(Building, Building.id == Room.building_id)
+        )
+    }
+    contacts: list[Contact] = []
+    if own:
+        room_ids = {a.room_id for a in own}
+        first, last = min(a.day for a in own), max(a.day for a in own)
+        others = session.exec(
+            select(RoomAllocation, Person)
+            .join(Person, Person.id == RoomAllocation.person_id)
+            .where(
+                col(RoomAllocation.room_id).in_(room_ids),
+                RoomAllocation.person_id != person.id,
+                RoomAllocation.day >= first - timedelta(days=7),
+                RoomAllocation.day <= last + timedelta(days=7),
+            )
+        ).all()
+        by_room: dict[int, list] = defaultdict(list)
+        for allocation_row, other in others:
+            by_room[allocation_row.room_id].append((allocation_row.day, other))
+        for mine in own:
+            neighbours = sorted({d for d, _o in by_room[mine.room_id]})
+            before = max((d for d in neighbours if d < mine.day), default=None)
+            after = min((d for d in neighbours if d > mine.day), default=None)
+            for day, other in by_room[mine.room_id]:
+                kind = (
+                    "same day"
+                    if day == mine.day
+                    else "day before"
+                    if day == before
+                    else "day after"
+                    if day == after
+                    else None
+                )
+                if kind:
+                    contacts.append(Contact(mine.day, rooms[mine.room_id], other, kind))
+    record(
+        session,
+        action="contacts.viewed",
+        actor=by,
+        object_type="person",
+        object_id=person.id,
+        after={"start": str(start), "end": str(end), "contacts": len(contacts)},
+    )
+    return sorted(contacts, key=lambda c: (c.day, c.person.display_name))
+
+
+def delete_expired_contacts(*, session: Session, today: date, retention_days: int) -> int:
+    """Delete room allocations older than the retention period (GDPR Art. 5(1)(e))."""
+    limit = today - timedelta(days=retention_days)
+    count = len(session.exec(select(RoomAllocation.id).where(RoomAllocation.day < limit)).all())
+    session.exec(delete(RoomAllocation).where(RoomAllocation.day < limit))
+    record(session, action="contacts.deleted", after={"before": str(limit), "rows": count})
+    session.flush()
+    return count
