@@ -70,9 +70,21 @@ def _register_blueprints(app: Flask) -> None:
     from homeoffice.exports.views import bp as exports
     from homeoffice.main.views import bp as main
     from homeoffice.people.views import bp as people
+    from homeoffice.presence.views import bp as presence
     from homeoffice.rooms.views import bp as rooms
 
-    for blueprint in (main, auth, agreements, access, people, devices, exports, rooms, admin):
+    for blueprint in (
+        main,
+        auth,
+        agreements,
+        access,
+        people,
+        presence,
+        devices,
+        exports,
+        rooms,
+        admin,
+    ):
         app.register_blueprint(blueprint)
 
 

@@ -51,6 +51,66 @@ EXPORT_LABELS = {
     "agreements": _l("Agreements"),
 }
 
+DAY_KIND_LABELS = {
+    "office": _l("in the office"),
+    "home": _l("home office"),
+    "absent": _l("absent"),
+    "holiday": _l("public holiday"),
+    "weekend": _l("weekend"),
+}
+#: one letter per day in the month grid (German: Büro, Homeoffice, abwesend, Feiertag)
+DAY_KIND_LETTERS = {
+    "office": _l("O"),
+    "home": _l("H"),
+    "absent": _l("A"),
+    "holiday": _l("P"),
+    "weekend": "",
+}
+DAY_REASON_LABELS = {
+    "public holiday": _l("public holiday"),
+    "weekend": _l("weekend"),
+    "absence": _l("absence"),
+    "override": _l("changed by the supervisor"),
+    "swap": _l("swapped with a colleague"),
+    "no agreement": _l("no home-office agreement"),
+    "agreement weekday": _l("home-office day of your agreement"),
+    "no rotation": _l("no rotation"),
+    "no group": _l("no group"),
+    "rotation": _l("rotation"),
+}
+ROTATION_LABELS = {
+    "none": _l("no rotation"),
+    "weekly": _l("weekly alternation"),
+    "daily": _l("daily alternation"),
+    "cycle": _l("cycle"),
+    "fixed": _l("fixed weekdays"),
+}
+SWAP_STATE_LABELS = {
+    "proposed": _l("waiting for the colleague"),
+    "confirmed": _l("confirmed"),
+    "declined": _l("declined"),
+    "withdrawn": _l("withdrawn"),
+}
+CONTACT_KIND_LABELS = {
+    "same day": _l("same room, same day"),
+    "day before": _l("same room, the day before"),
+    "day after": _l("same room, the day after"),
+}
+
+
+def day_reason_label(status) -> str:
+    label = str(DAY_REASON_LABELS.get(status.reason, status.reason))
+    if status.reason == "rotation" and status.group is not None:
+        return f"{label}, {group_name(status.group)}"
+    return label
+
+
+def group_name(group) -> str:
+    if group is None:
+        return ""
+    return str(_l("group %(letter)s", letter=chr(ord("A") + group)))
+
+
 DEVICE_STATE_LABELS = {
     "in_stock": _l("in stock"),
     "issued": _l("issued"),
@@ -71,9 +131,11 @@ NAVIGATION = (
     ("main.index", _l("Start"), {EMPLOYEE}),
     ("agreements.mine", _l("My home office"), {EMPLOYEE}),
     ("devices.mine", _l("My devices"), {EMPLOYEE}),
+    ("presence.my_week", _l("My week"), {EMPLOYEE}),
     ("agreements.team", _l("Team requests"), {SUPERVISOR}),
     ("agreements.queue", _l("Requests to decide"), {HR}),
     ("people.team", _l("My team"), {SUPERVISOR}),
+    ("presence.unit_month", _l("Team plan"), {SUPERVISOR}),
     ("people.staff", _l("Staff"), {HR, ADMIN}),
     ("access.tasks", _l("IT tasks"), {IT}),
     ("devices.inventory", _l("Laptops"), {IT}),
@@ -81,6 +143,8 @@ NAVIGATION = (
     ("access.reconcile", _l("Reconciliation"), {IT}),
     ("exports.index", _l("Exports"), {IT, HR}),
     ("rooms.room_list", _l("Rooms"), {FACILITY}),
+    ("presence.occupancy", _l("Occupancy"), {FACILITY}),
+    ("presence.contacts", _l("Contact report"), {FACILITY}),
     ("admin.roles", _l("Roles"), {ADMIN}),
     ("admin.policies_page", _l("Rules"), {ADMIN}),
     ("admin.audit_log", _l("Audit log"), {ADMIN}),
@@ -140,6 +204,13 @@ def init_app(app: Flask) -> None:
             "credential_label": lambda kind: str(CREDENTIAL_LABELS.get(kind, kind)),
             "task_label": lambda kind: str(TASK_LABELS.get(kind, kind)),
             "export_label": lambda kind: str(EXPORT_LABELS.get(kind, kind)),
+            "day_kind_label": lambda kind: str(DAY_KIND_LABELS.get(kind, kind)),
+            "day_kind_letter": lambda kind: str(DAY_KIND_LETTERS.get(kind, kind)),
+            "day_reason_label": day_reason_label,
+            "group_name": group_name,
+            "rotation_label": lambda kind: str(ROTATION_LABELS.get(kind, kind)),
+            "swap_state_label": lambda state: str(SWAP_STATE_LABELS.get(state, state)),
+            "contact_kind_label": lambda kind: str(CONTACT_KIND_LABELS.get(kind, kind)),
             "difference_label": lambda kind: str(DIFFERENCE_LABELS.get(kind, kind)),
             "verdict_view": verdict_view,
             "localized": localized,

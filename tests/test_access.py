@@ -8,8 +8,9 @@ from homeoffice.security import PUBLIC
 from tests.conftest import csrf_token
 
 #: besides login and health, the CA certificate and its revocation list are public at
-#: fixed addresses: VPN gateways fetch them without a login
-PUBLIC_PATHS = {"/login", "/health", "/crl.der", "/ca.pem"}
+#: fixed addresses (VPN gateways fetch them without a login), and the calendar feed,
+#: whose secret address is its only key (calendar clients cannot log in)
+PUBLIC_PATHS = {"/login", "/health", "/crl.der", "/ca.pem", "/presence/calendar/1.ics"}
 
 
 def _endpoints(app):

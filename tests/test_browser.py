@@ -23,19 +23,20 @@ pytestmark = pytest.mark.browser
 
 #: German nav labels in the order NAVIGATION shows them; every person is also "employee"
 NAV_LABELS = (
-    "Start", "Mein Homeoffice", "Meine Geräte", "Anträge im Team", "Anträge zur Entscheidung",
-    "Mein Team", "Beschäftigte", "IT-Aufgaben", "Laptops", "Überfällige Rückgaben", "Abgleich",
-    "Exporte", "Räume", "Rollen", "Regeln", "Protokoll",
+    "Start", "Mein Homeoffice", "Meine Geräte", "Meine Woche", "Anträge im Team",
+    "Anträge zur Entscheidung", "Mein Team", "Teamplan", "Beschäftigte", "IT-Aufgaben",
+    "Laptops", "Überfällige Rückgaben", "Abgleich", "Exporte", "Räume", "Belegung",
+    "Kontaktbericht", "Rollen", "Regeln", "Protokoll",
 )
 
 #: the nav entries each role sees, from NAVIGATION in homeoffice/templating.py
-MINE = ["Start", "Mein Homeoffice", "Meine Geräte"]
+MINE = ["Start", "Mein Homeoffice", "Meine Geräte", "Meine Woche"]
 EXPECTED_NAV = {
     "employee": MINE,
-    "supervisor": [*MINE, "Anträge im Team", "Mein Team"],
+    "supervisor": [*MINE, "Anträge im Team", "Mein Team", "Teamplan"],
     "hr": [*MINE, "Anträge zur Entscheidung", "Beschäftigte", "Exporte"],
     "it": [*MINE, "IT-Aufgaben", "Laptops", "Überfällige Rückgaben", "Abgleich", "Exporte"],
-    "facility": [*MINE, "Räume"],
+    "facility": [*MINE, "Räume", "Belegung", "Kontaktbericht"],
     "admin": [*MINE, "Beschäftigte", "Rollen", "Regeln", "Protokoll"],
 }
 

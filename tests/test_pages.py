@@ -12,8 +12,8 @@ from homeoffice.rooms.models import Building, Room
 from tests.conftest import ROLE_GROUPS, count_queries, dn_of, password_hash
 
 PAGES = {
-    "employee": ["/", "/homeoffice/"],
-    "supervisor": ["/people/team", "/homeoffice/team"],
+    "employee": ["/", "/homeoffice/", "/presence/", "/presence/swaps", "/devices/mine"],
+    "supervisor": ["/people/team", "/homeoffice/team", "/presence/unit"],
     "hr": [
         "/people/",
         "/people/?page=2",
@@ -23,7 +23,7 @@ PAGES = {
         "/homeoffice/queue?state=approved",
     ],
     "it": ["/devices/", "/devices/?state=in_stock"],
-    "facility": ["/rooms/"],
+    "facility": ["/rooms/", "/presence/occupancy"],
     "admin": ["/admin/audit", "/admin/roles", "/admin/policies"],
 }
 
