@@ -55,7 +55,9 @@ def test_agreements_export_has_no_health_reason_and_is_audited(app, client, auth
     about_values = [c.value for r in about.iter_rows() for c in r]
     assert "Hilde Lang" in about_values and "alle Ämter" in about_values
     with app.app_context(), session_scope() as session:
-        event = session.exec(select(AuditEvent).where(AuditEvent.action == "export.agreements")).one()
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "export.agreements")
+        ).one()
     assert event.actor_name == "h.lang" and event.after["filter"] == "alle Ämter"
 
 
