@@ -20,6 +20,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(revoke_access)
     app.cli.add_command(refresh_crl)
     app.cli.add_command(export)
+    app.cli.add_command(allocate_rooms)
+    app.cli.add_command(delete_expired_contacts)
 
 
 @click.command("init-db")
@@ -192,12 +194,14 @@ def refresh_crl() -> None:
 
 @click.command("export")
 @click.argument(
-    "kind", type=click.Choice(["devices", "vpn", "terminal-server", "roster", "agreements"])
+    "kind", type=click.Choice(["devices", "vpn", "terminal-server", "roster", "agreements", "plan"])
 )
 @click.argument("output", type=click.Path(dir_okay=False, writable=True))
 @click.option("--unit", help="Only this unit (its name).")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), help="Plan: first day.")
+@click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]), help="Plan: last day.")
 @with_appcontext
-def export(kind: str, output: str, unit: str | None) -> None:
+def export(kind: str, output: str, unit: str | None, start, end) -> None:
     """Write an Excel roster to OUTPUT (recorded in the audit log)."""
     import getpass
 
@@ -216,9 +220,50 @@ def export(kind: str, output: str, unit: str | None) -> None:
             session=session,
             kind=kind,
             target=output,
-            export_filter=rosters.ExportFilter(found.id if found else None, unit),
+            export_filter=rosters.ExportFilter(
+                found.id if found else None,
+                unit,
+                start.date() if start else None,
+                end.date() if end else None,
+            ),
             by=None,
             by_name=f"command line ({getpass.getuser()})",
             config=current_app.config,
         )
     click.echo(f"Wrote {output}.")
+
+
+@click.command("allocate-rooms")
+@click.option("--weeks", type=int, help="How many weeks ahead (default ALLOCATION_WEEKS).")
+@with_appcontext
+def allocate_rooms(weeks: int | None) -> None:
+    """Give every person present a single office from today on (past days stay)."""
+    from datetime import date
+
+    from homeoffice.rooms.services import run_allocation
+
+    with session_scope() as session:
+        summary = run_allocation(
+            session=session, today=date.today(), config=current_app.config, by=None, weeks=weeks
+        )
+    click.echo(
+        f"{summary.start} to {summary.end}: {summary.placed} of {summary.person_days} office "
+        f"days have a room, {len(summary.unplaced)} without."
+    )
+
+
+@click.command("delete-expired-contacts")
+@with_appcontext
+def delete_expired_contacts() -> None:
+    """Delete room allocations past the retention period (the contact report's data)."""
+    from datetime import date
+
+    from homeoffice.rooms.services import delete_expired_contacts as delete
+
+    with session_scope() as session:
+        count = delete(
+            session=session,
+            today=date.today(),
+            retention_days=current_app.config["CONTACT_RETENTION_DAYS"],
+        )
+    click.echo(f"{count} room allocations deleted.")

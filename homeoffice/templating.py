@@ -49,6 +49,7 @@ EXPORT_LABELS = {
     "terminal-server": _l("Terminal-server roster"),
     "roster": _l("Roster per person (agreement, laptop, access)"),
     "agreements": _l("Agreements"),
+    "plan": _l("Presence plan (who is where on which day)"),
 }
 
 DAY_KIND_LABELS = {
@@ -141,7 +142,7 @@ NAVIGATION = (
     ("devices.inventory", _l("Laptops"), {IT}),
     ("devices.overdue", _l("Overdue returns"), {IT}),
     ("access.reconcile", _l("Reconciliation"), {IT}),
-    ("exports.index", _l("Exports"), {IT, HR}),
+    ("exports.index", _l("Exports"), {IT, HR, FACILITY}),
     ("rooms.room_list", _l("Rooms"), {FACILITY}),
     ("presence.occupancy", _l("Occupancy"), {FACILITY}),
     ("presence.contacts", _l("Contact report"), {FACILITY}),

@@ -96,3 +96,34 @@ def test_command_line_export(app, runner, tmp_path, client, auth):
     with app.app_context(), session_scope() as session:
         assert len(session.exec(select(AuditEvent).where(
             AuditEvent.action.like("export.%"))).all()) == 5
+
+
+def test_presence_plan_export(app, runner, tmp_path, client, auth):
+    from datetime import timedelta
+
+    target = tmp_path / "plan.xlsx"
+    start = date.today()
+    result = runner.invoke(args=["export", "plan", str(target), "--start", start.isoformat(),
+                                 "--end", (start + timedelta(days=13)).isoformat()])
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(target).worksheets[0]
+    header = [c.value for c in sheet[1]]
+    assert header[:5] == ["Tag", "Name", "Personalnummer", "Amt", "Wo"]
+    days = {row[0].value for row in sheet.iter_rows(min_row=2)}
+    assert days and all(d.weekday() < 5 for d in days)
+    assert {row[4].value for row in sheet.iter_rows(min_row=2)} <= {
+        "im Büro", "Homeoffice", "abwesend", "Feiertag"}
+    auth.login("facility")
+    token = csrf_token(client, "/exports/")
+    response = client.post("/exports/plan.xlsx", data={
+        "csrf_token": token, "unit": "", "start": start.isoformat(),
+        "end": (start + timedelta(days=6)).isoformat()})
+    assert response.status_code == 200
+    assert client.post("/exports/devices.xlsx", data={"csrf_token": token}).status_code == 403
+
+
+def test_allocation_and_retention_commands(app, runner):
+    allocated = runner.invoke(args=["allocate-rooms", "--weeks", "1"])
+    assert allocated.exit_code == 0 and "office days have a room" in allocated.output
+    deleted = runner.invoke(args=["delete-expired-contacts"])
+    assert deleted.exit_code == 0 and "room allocations deleted" in deleted.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import IO
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,7 @@ from homeoffice.devices.models import Device, Handover
 from homeoffice.exports.xlsx import Column, Sheet, write_workbook
 from homeoffice.people.models import Person, Unit
 
-KINDS = ("devices", "vpn", "terminal-server", "roster", "agreements")
+KINDS = ("devices", "vpn", "terminal-server", "roster", "agreements", "plan")
 VPN_KINDS = (VPN_GROUP, CERTIFICATE, WIREGUARD)
 TERMINAL_SERVER_KINDS = (TERMINAL_SERVER_GROUP, TERMINAL_SERVER_SECRET)
 
@@ -45,9 +45,19 @@ TERMINAL_SERVER_KINDS = (TERMINAL_SERVER_GROUP, TERMINAL_SERVER_SECRET)
 class ExportFilter:
     unit_id: int | None = None
     unit_name: str | None = None
+    #: the date range of the presence plan (other rosters ignore it)
+    start: date | None = None
+    end: date | None = None
 
     def describe(self) -> str:
-        return _("Unit: %(unit)s", unit=self.unit_name) if self.unit_name else _("all units")
+        text = _("Unit: %(unit)s", unit=self.unit_name) if self.unit_name else _("all units")
+        if self.start and self.end:
+            text += ", " + _(
+                "%(start)s to %(end)s",
+                start=self.start.strftime("%d.%m.%Y"),
+                end=self.end.strftime("%d.%m.%Y"),
+            )
+        return text
 
 
 def _credential_label(kind: str) -> str:
@@ -283,12 +293,77 @@ def agreements_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
     )
 
 
+def plan_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -> Sheet:
+    """Who is where on each working day of the range: office (with room) or home."""
+    from flask import current_app
+
+    from homeoffice.presence import plan
+    from homeoffice.presence.services import load_unit
+    from homeoffice.rooms.models import Building, Room, RoomAllocation
+    from homeoffice.rooms.services import _holidays
+    from homeoffice.templating import DAY_KIND_LABELS
+
+    start = export_filter.start or date.today()
+    end = export_filter.end or start + timedelta(days=27)
+    holidays = _holidays(config or current_app.config, start, end)
+    units = session.exec(select(Unit).where(col(Unit.active).is_(True)).order_by(Unit.name)).all()
+    if export_filter.unit_id:
+        units = [u for u in units if u.id == export_filter.unit_id]
+    seats = {
+        (row.day, row.person_id): (room.number, building)
+        for row, room, building in session.exec(
+            select(RoomAllocation, Room, Building.name)
+            .join(Room, Room.id == RoomAllocation.room_id)
+            .join(Building, Building.id == Room.building_id)
+            .where(RoomAllocation.day >= start, RoomAllocation.day <= end)
+        )
+    }
+
+    def rows() -> Iterator[dict]:
+        for unit in units:
+            inputs = load_unit(session, unit, start=start, end=end)
+            statuses = plan.unit_statuses(
+                inputs.inputs, start=start, end=end, rotations=inputs.rotations, holidays=holidays
+            )
+            names = {p.id: p for p in inputs.people}
+            for day, day_statuses in sorted(statuses.items()):
+                for person_id, status in sorted(
+                    day_statuses.items(), key=lambda item: names[item[0]].display_name
+                ):
+                    person = names[person_id]
+                    room, building = seats.get((day, person_id), (None, None))
+                    yield {
+                        "day": day,
+                        "name": person.display_name,
+                        "staff_number": person.employee_number,
+                        "unit": unit.name,
+                        "where": str(DAY_KIND_LABELS.get(status.kind, status.kind)),
+                        "building": building,
+                        "room": room,
+                    }
+
+    return Sheet(
+        title=_("Presence plan"),
+        columns=[
+            Column("day", _("Day"), "date"),
+            Column("name", _("Name")),
+            Column("staff_number", _("Staff number")),
+            Column("unit", _("Unit")),
+            Column("where", _("Where")),
+            Column("building", _("Building")),
+            Column("room", _("Room")),
+        ],
+        rows=rows(),
+    )
+
+
 SHEETS = {
     "devices": devices_sheet,
     "vpn": vpn_sheet,
     "terminal-server": terminal_server_sheet,
     "roster": roster_sheet,
     "agreements": agreements_sheet,
+    "plan": lambda session, export_filter: plan_sheet(session, export_filter, {}),
 }
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from homeoffice.db import get_session, utcnow
 from homeoffice.exports import rosters
 from homeoffice.exports.forms import ExportForm
-from homeoffice.people.models import HR, IT, Unit
+from homeoffice.people.models import FACILITY, HR, IT, Unit
 from homeoffice.security import login_manager, recent_login, roles_required
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
@@ -23,6 +23,7 @@ ALLOWED = {
     "terminal-server": {IT},
     "roster": {IT, HR},
     "agreements": {HR, IT},
+    "plan": {HR, FACILITY},
 }
 
 
@@ -31,7 +32,7 @@ def _units():
 
 
 @bp.get("/")
-@roles_required(IT, HR)
+@roles_required(IT, HR, FACILITY)
 def index():
     kinds = [kind for kind in rosters.KINDS if current_user.has_role(*ALLOWED[kind])]
     form = ExportForm(formdata=None)
@@ -40,7 +41,7 @@ def index():
 
 
 @bp.post("/<kind>.xlsx")
-@roles_required(IT, HR)
+@roles_required(IT, HR, FACILITY)
 def download(kind: str):
     if kind not in ALLOWED:
         abort(404)
@@ -55,12 +56,24 @@ def download(kind: str):
     if not form.validate_on_submit():
         abort(400)
     unit = next((u for u in units if str(u.id) == form.unit.data), None)
+    if (
+        kind == "plan"
+        and form.start.data
+        and form.end.data
+        and (form.end.data < form.start.data or (form.end.data - form.start.data).days > 366)
+    ):
+        abort(400)
     buffer = io.BytesIO()
     rosters.export(
         session=get_session(),
         kind=kind,
         target=buffer,
-        export_filter=rosters.ExportFilter(unit.id if unit else None, unit.name if unit else None),
+        export_filter=rosters.ExportFilter(
+            unit.id if unit else None,
+            unit.name if unit else None,
+            form.start.data,
+            form.end.data,
+        ),
         by=current_user.person,
         by_name=current_user.person.display_name,
         config=current_app.config,

@@ -326,7 +326,7 @@ def _assign_home_rooms(
 
     # For a room of capacity c, layers[k] holds the days with more than k holders (a
     # thermometer code). A person fits when their days miss the top layer: one ``&`` for
-    # any capacity, the bitset check the brief asks for when c is 1.
+    # any capacity, so even the few larger rooms need no counts per day.
     layers = {room_id: [0] * capacity for room_id, capacity in index.capacity.items()}
     #: slot-days still free per room, for best fit
     free = {room_id: capacity * len(all_days) for room_id, capacity in index.capacity.items()}
