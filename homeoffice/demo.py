@@ -240,6 +240,7 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
     session.flush()
     _applications(session)
     agreements = _agreements(session, rng)
+    _presence(session, rng, config)
     return {
         "agreements": agreements,
         "people": len(people),
@@ -502,3 +503,48 @@ def _applications(session: Session) -> None:
             {"networks": networks, "remote_access": remote},
         )
     session.flush()
+
+
+def _presence(session: Session, rng: random.Random, config: Mapping) -> None:
+    """Rotations for a few units, their groups, and the rooms of the coming weeks.
+
+    Runs once, like the agreements: a database that holds rotations keeps them.
+    """
+    from homeoffice.agreements.models import Agreement
+    from homeoffice.people.models import Person
+    from homeoffice.presence.models import GroupMembership, Rotation
+    from homeoffice.rooms.services import run_allocation
+
+    if session.exec(select(Rotation.id)).first() is not None:
+        return
+    today = date.today()
+    monday = today - timedelta(days=today.weekday())
+    kinds = {
+        "Bürgerbüro": "weekly",
+        "Ordnungsamt": "daily",
+        "Sozialamt": "cycle",
+        "Kämmerei": "weekly",
+    }
+    holders = {
+        person_id
+        for person_id, state in session.exec(select(Agreement.person_id, Agreement.state))
+        if state in ("approved", "active")
+    }
+    for unit in session.exec(select(Unit)).all():
+        kind = kinds.get(unit.name)
+        if kind is None:
+            continue
+        groups = 3 if kind == "cycle" else 2
+        session.add(Rotation(unit_id=unit.id, kind=kind, groups=groups, valid_from=monday))
+        members = session.exec(
+            select(Person).where(Person.unit_id == unit.id).order_by(Person.id)
+        ).all()
+        for index, person in enumerate(p for p in members if p.id in holders):
+            session.add(
+                GroupMembership(person_id=person.id, group=index % groups, valid_from=monday)
+            )
+    for person in session.exec(select(Person).order_by(Person.id)).all():
+        if rng.random() < 0.03:
+            person.needs_step_free = True
+    session.flush()
+    run_allocation(session=session, today=monday, config=config, by=None, weeks=2)
