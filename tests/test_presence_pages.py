@@ -110,3 +110,44 @@ def test_occupancy_and_contacts_are_for_facility_only(app, client, auth):
     report = client.get(f"/presence/contacts?username=e.kaya&start={date.today().isoformat()}"
                         f"&end={(date.today() + timedelta(days=28)).isoformat()}")
     assert report.status_code == 200
+
+
+def test_contact_report_export_and_swap_mail(app, client, auth):
+    from homeoffice.notifications.models import OutboxMessage
+    from homeoffice.presence.models import Swap
+    from homeoffice.rooms.models import RoomAllocation
+
+    _with_agreements(app)
+    with app.app_context(), session_scope() as session:
+        people = {p.username: p for p in session.exec(select(Person))}
+        room = session.exec(select(Room)).first()
+        for name, offset in (("e.kaya", 0), ("c.schaefer", 0)):
+            session.add(RoomAllocation(day=MONDAY + timedelta(days=offset),
+                                       person_id=people[name].id, room_id=room.id))
+    auth.login("facility")
+    page = client.get(f"/presence/contacts?username=e.kaya&start={MONDAY.isoformat()}"
+                      f"&end={(MONDAY + timedelta(days=6)).isoformat()}")
+    assert "Carla Schäfer" in page.get_data(as_text=True)
+    token = csrf_token(client, "/presence/occupancy")
+    download = client.post("/presence/contacts.xlsx", data={
+        "csrf_token": token, "username": "e.kaya", "start": MONDAY.isoformat(),
+        "end": (MONDAY + timedelta(days=6)).isoformat()})
+    assert download.status_code == 200 and download.headers["Cache-Control"] == "no-store"
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(download.data)).worksheets[0]
+    assert sheet.cell(2, 3).value == "Carla Schäfer"
+    # A confirmed swap tells the requester's supervisor.
+    with app.app_context(), session_scope() as session:
+        swap = Swap(requester_id=people["e.kaya"].id, colleague_id=people["c.schaefer"].id,
+                    requester_day=MONDAY, colleague_day=MONDAY + timedelta(days=7))
+        session.add(swap)
+        session.flush()
+        from homeoffice.presence import services as presence
+
+        presence.answer_swap(session=session, swap=swap, by=people["c.schaefer"], accept=True)
+        mails = session.exec(select(OutboxMessage).where(
+            OutboxMessage.event == "swap.confirmed")).all()
+    assert [m.to_address for m in mails] == ["b.vogt@musterstadt.example"]

@@ -377,6 +377,22 @@ def answer_swap(*, session: Session, swap: Swap, by: Person, accept: bool) -> No
             )
     session.flush()
     record(session, action=f"swap.{swap.state}", actor=by, object_type="swap", object_id=swap.id)
+    if accept:
+        # The supervisor is told, so the unit's plan holds no surprises.
+        from homeoffice.notifications.services import queue
+
+        requester = session.get(Person, swap.requester_id)
+        manager = session.get(Person, requester.manager_id) if requester.manager_id else None
+        if manager is not None:
+            queue(
+                session,
+                to=manager,
+                event="swap.confirmed",
+                template="swap_confirmed",
+                swap=swap,
+                requester=requester,
+                colleague=by,
+            )
 
 
 # --- the calendar feed --------------------------------------------------------------------
@@ -434,3 +450,12 @@ def person_for_feed(session: Session, token: str) -> Person | None:
         return None
     person = session.get(Person, feed.person_id)
     return person if person is not None and person.active else None
+
+
+def replan(*, session: Session, config, today: date) -> None:
+    """Allocate rooms again after a change of the plan (from today on, past untouched)."""
+    from homeoffice.rooms.models import Room
+    from homeoffice.rooms.services import run_allocation
+
+    if session.exec(select(Room.id)).first() is not None:
+        run_allocation(session=session, today=today, config=config, by=None)

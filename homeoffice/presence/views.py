@@ -212,6 +212,7 @@ def set_rotation(unit_id: int):
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.unit_month", unit=unit.id))
+    services.replan(session=get_session(), config=current_app.config, today=date.today())
     flash(
         _("The rotation applies from %(day)s.", day=form.valid_from.data.strftime("%d.%m.%Y")),
         "success",
@@ -247,6 +248,7 @@ def set_groups(unit_id: int):
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.unit_month", unit=unit.id))
+    services.replan(session=get_session(), config=current_app.config, today=date.today())
     flash(_("The groups apply from %(day)s.", day=valid_from.strftime("%d.%m.%Y")), "success")
     return redirect(url_for("presence.unit_month", unit=unit.id))
 
@@ -388,6 +390,7 @@ def answer_swap(swap_id: int):
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.swaps"))
+    services.replan(session=get_session(), config=current_app.config, today=date.today())
     flash(_("Your answer has been recorded."), "success")
     return redirect(url_for("presence.swaps"))
 
@@ -442,7 +445,90 @@ def contacts():
             report = rooms.contact_report(
                 session=session, person=person, start=form.start.data, end=form.end.data, by=_me()
             )
-    return render_template("presence/contacts.html", form=form, report=report)
+    export_form = None
+    if report is not None:
+        export_form = ContactForm(formdata=None)
+        export_form.username.data = form.username.data
+        export_form.start.data, export_form.end.data = form.start.data, form.end.data
+    return render_template(
+        "presence/contacts.html", form=form, report=report, export_form=export_form
+    )
+
+
+@bp.post("/contacts.xlsx")
+@roles_required(FACILITY)
+def contacts_export():
+    """The contact report as an Excel file for the health office (audited, no-store)."""
+    import io
+
+    from flask import send_file
+
+    from homeoffice.audit.services import record
+    from homeoffice.exports.xlsx import Column, Sheet, write_workbook
+    from homeoffice.templating import CONTACT_KIND_LABELS
+
+    form = ContactForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = get_session()
+    person = session.exec(
+        select(Person).where(Person.username == form.username.data.strip())
+    ).first()
+    if person is None:
+        abort(404)
+    report = rooms.contact_report(
+        session=session, person=person, start=form.start.data, end=form.end.data, by=_me()
+    )
+    buffer = io.BytesIO()
+    write_workbook(
+        buffer,
+        [
+            Sheet(
+                title=_("Contacts"),
+                columns=[
+                    Column("day", _("Day"), "date"),
+                    Column("room", _("Room")),
+                    Column("name", _("Name")),
+                    Column("mail", _("E-mail")),
+                    Column("kind", _("Contact")),
+                ],
+                rows=(
+                    {
+                        "day": c.day,
+                        "room": c.room,
+                        "name": c.person.display_name,
+                        "mail": c.person.mail,
+                        "kind": str(CONTACT_KIND_LABELS.get(c.kind, c.kind)),
+                    }
+                    for c in report
+                ),
+            )
+        ],
+        about=[
+            (_("Person"), person.display_name),
+            (_("Filter"), f"{form.start.data:%d.%m.%Y} – {form.end.data:%d.%m.%Y}"),
+            (_("Exported by"), _me().display_name),
+        ],
+        about_title=_("About this export"),
+    )
+    record(
+        session,
+        action="export.contacts",
+        actor=_me(),
+        object_type="person",
+        object_id=person.id,
+        after={"start": str(form.start.data), "end": str(form.end.data)},
+    )
+    buffer.seek(0)
+    response = send_file(
+        buffer,
+        as_attachment=True,
+        download_name=f"kontakte-{person.username}.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/calendar")
