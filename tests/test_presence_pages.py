@@ -151,3 +151,48 @@ def test_contact_report_export_and_swap_mail(app, client, auth):
         mails = session.exec(select(OutboxMessage).where(
             OutboxMessage.event == "swap.confirmed")).all()
     assert [m.to_address for m in mails] == ["b.vogt@musterstadt.example"]
+
+
+def _xlsx(rows) -> bytes:
+    from io import BytesIO
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_room_import_all_or_nothing(app, client, auth):
+    from io import BytesIO
+
+    header = ["Gebäude", "Raum", "Etage", "Plätze", "Plätze Infektionsschutz", "Barrierefrei",
+              "Amt"]
+    auth.login("facility")
+    token = csrf_token(client, "/rooms/import")
+    bad = client.post("/rooms/import", data={
+        "csrf_token": token, "file": (BytesIO(_xlsx([header, ["Rathaus", "1.01", 1, 2, 1, "ja",
+                                                                "Bürgerbüro"],
+                                                       ["Rathaus", "1.02", "x", 2, 1, "nein",
+                                                        "Nirgendwo"]])), "r.xlsx")},
+        content_type="multipart/form-data")
+    assert bad.status_code == 400 and "Zeile 3" in bad.get_data(as_text=True)
+    with app.app_context(), session_scope() as session:
+        assert session.exec(select(Room)).all() == []
+    good = client.post("/rooms/import", data={
+        "csrf_token": token, "file": (BytesIO(_xlsx([header, ["Rathaus", "1.01", 1, 2, 1, "ja",
+                                                                "Bürgerbüro"],
+                                                       ["=cmd|' /C calc'!A0", "2", 0, 1, 0,
+                                                        "nein", None]])), "r.xlsx")},
+        content_type="multipart/form-data")
+    assert good.status_code == 302
+    with app.app_context(), session_scope() as session:
+        rooms = {(r.number, r.step_free, r.infection_capacity) for r in session.exec(select(Room))}
+        names = {b.name for b in session.exec(select(Building))}
+    assert ("1.01", True, 1) in rooms and "=cmd|' /C calc'!A0" in names  # stored as plain text
+    _logout(client)
+    auth.login("employee")
+    assert client.get("/rooms/import").status_code == 403

@@ -229,3 +229,110 @@ def delete_expired_contacts(*, session: Session, today: date, retention_days: in
     record(session, action="contacts.deleted", after={"before": str(limit), "rows": count})
     session.flush()
     return count
+
+
+# --- import from Excel --------------------------------------------------------------------
+
+#: accepted column names (German and English) → field
+ROOM_COLUMNS = {
+    "gebäude": "building",
+    "building": "building",
+    "raum": "number",
+    "room": "number",
+    "etage": "floor",
+    "floor": "floor",
+    "plätze": "capacity",
+    "places": "capacity",
+    "plätze infektionsschutz": "infection_capacity",
+    "places under infection control": "infection_capacity",
+    "barrierefrei": "step_free",
+    "step-free": "step_free",
+    "amt": "unit",
+    "unit": "unit",
+}
+_YES = {"ja", "yes", "x", "1", "true", "wahr"}
+
+
+def import_rooms(*, session: Session, rows: list[tuple], by: Person) -> tuple[int, list[str]]:
+    """Create or update rooms from sheet rows (header first); all or nothing.
+
+    Returns (rooms written, errors); with any error nothing is changed. Rooms are matched
+    by building and number; buildings are created when new; a unit must exist.
+    """
+    from flask_babel import gettext as _
+
+    if FACILITY not in by.role_set:
+        raise NotAllowed()
+    if not rows or not rows[0]:
+        return 0, [_("the first row must name the columns")]
+    header = {
+        ROOM_COLUMNS[str(v).strip().casefold()]: i
+        for i, v in enumerate(rows[0])
+        if v is not None and str(v).strip().casefold() in ROOM_COLUMNS
+    }
+    missing = [c for c in ("building", "number") if c not in header]
+    if missing:
+        return 0, [_("the column “%(column)s” is missing", column=m) for m in missing]
+    units = {u.name.casefold(): u for u in session.exec(select(Unit))}
+    parsed, errors, seen = [], [], set()
+
+    def cell(values, key):
+        index = header.get(key)
+        value = values[index] if index is not None and index < len(values) else None
+        return None if value is None else str(value).strip()
+
+    for number, values in enumerate(rows[1:], start=2):
+        if not values or not any(v not in (None, "") for v in values):
+            continue
+        building, room = cell(values, "building"), cell(values, "number")
+        problem = None
+        if not building or not room:
+            problem = _("building and room are needed")
+        elif (building.casefold(), room.casefold()) in seen:
+            problem = _("the room appears twice")
+        numbers = {}
+        for key in ("floor", "capacity", "infection_capacity"):
+            text = cell(values, key)
+            try:
+                numbers[key] = int(float(text)) if text else None
+            except ValueError:
+                problem = problem or _("%(value)s is not a whole number", value=text)
+            if numbers.get(key) is not None and numbers[key] < 0 and key != "floor":
+                problem = problem or _("places cannot be negative")
+        unit_name = cell(values, "unit")
+        if unit_name and unit_name.casefold() not in units:
+            problem = problem or _("unknown unit “%(value)s”", value=unit_name)
+        if problem:
+            errors.append(_("Row %(row)d: %(error)s", row=number, error=problem))
+            continue
+        seen.add((building.casefold(), room.casefold()))
+        parsed.append((building, room, numbers, cell(values, "step_free"), unit_name))
+    if errors:
+        return 0, errors
+    buildings = {b.name.casefold(): b for b in session.exec(select(Building))}
+    for building_name, room_number, numbers, step_free, unit_name in parsed:
+        building = buildings.get(building_name.casefold())
+        if building is None:
+            building = Building(name=building_name)
+            session.add(building)
+            session.flush()
+            buildings[building_name.casefold()] = building
+        room = session.exec(
+            select(Room).where(Room.building_id == building.id, Room.number == room_number)
+        ).first()
+        if room is None:
+            room = Room(building_id=building.id, number=room_number)
+            session.add(room)
+        if numbers["floor"] is not None:
+            room.floor = numbers["floor"]
+        if numbers["capacity"] is not None:
+            room.capacity = numbers["capacity"]
+        if numbers["infection_capacity"] is not None:
+            room.infection_capacity = numbers["infection_capacity"]
+        if step_free is not None:
+            room.step_free = step_free.casefold() in _YES
+        if unit_name is not None:
+            room.unit_id = units[unit_name.casefold()].id if unit_name else None
+    session.flush()
+    record(session, action="rooms.imported", actor=by, after={"rooms": len(parsed)})
+    return len(parsed), []
