@@ -459,3 +459,39 @@ def replan(*, session: Session, config, today: date) -> None:
 
     if session.exec(select(Room.id)).first() is not None:
         run_allocation(session=session, today=today, config=config, by=None)
+
+
+def person_days(session: Session, person: Person, *, start: date, end: date, holidays):
+    """A person's day statuses and their rooms: ({day: DayStatus}, {day: (Room, Building)})."""
+    from homeoffice.rooms.models import Building, Room, RoomAllocation
+
+    days = {}
+    unit = session.get(Unit, person.unit_id) if person.unit_id else None
+    if unit is not None:
+        unit_inputs = load_unit(session, unit, start=start, end=end)
+        own = unit_inputs.inputs[person.id]
+        days = plan.office_days(
+            person.id,
+            start=start,
+            end=end,
+            rotations=unit_inputs.rotations,
+            memberships=own.memberships,
+            terms=own.terms,
+            absences=own.absences,
+            overrides=own.overrides,
+            holidays=holidays,
+        )
+    seats = {
+        row.day: (room, building)
+        for row, room, building in session.exec(
+            select(RoomAllocation, Room, Building)
+            .join(Room, Room.id == RoomAllocation.room_id)
+            .join(Building, Building.id == Room.building_id)
+            .where(
+                RoomAllocation.person_id == person.id,
+                RoomAllocation.day >= start,
+                RoomAllocation.day <= end,
+            )
+        )
+    }
+    return days, seats

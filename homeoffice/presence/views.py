@@ -34,7 +34,7 @@ from homeoffice.presence.forms import (
 )
 from homeoffice.presence.models import Swap
 from homeoffice.rooms import services as rooms
-from homeoffice.rooms.models import Building, Room, RoomAllocation
+from homeoffice.rooms.models import Building, Room
 from homeoffice.security import public, roles_required
 
 bp = Blueprint("presence", __name__, url_prefix="/presence")
@@ -73,36 +73,9 @@ def my_week():
     monday = _parse_day(request.args.get("week"), today)
     monday -= timedelta(days=monday.weekday())
     friday = monday + timedelta(days=4)
-    session = get_session()
-    me = _me()
-    unit = session.get(Unit, me.unit_id) if me.unit_id else None
-    days = {}
-    if unit is not None:
-        inputs = services.load_unit(session, unit, start=monday, end=friday)
-        days = plan.office_days(
-            me.id,
-            start=monday,
-            end=friday,
-            rotations=inputs.rotations,
-            memberships=inputs.inputs[me.id].memberships,
-            terms=inputs.inputs[me.id].terms,
-            absences=inputs.inputs[me.id].absences,
-            overrides=inputs.inputs[me.id].overrides,
-            holidays=_holidays(monday, friday),
-        )
-    seats = {
-        row.day: (room, building)
-        for row, room, building in session.exec(
-            select(RoomAllocation, Room, Building)
-            .join(Room, Room.id == RoomAllocation.room_id)
-            .join(Building, Building.id == Room.building_id)
-            .where(
-                RoomAllocation.person_id == me.id,
-                RoomAllocation.day >= monday,
-                RoomAllocation.day <= friday,
-            )
-        )
-    }
+    days, seats = services.person_days(
+        get_session(), _me(), start=monday, end=friday, holidays=_holidays(monday, friday)
+    )
     return render_template(
         "presence/week.html",
         monday=monday,
@@ -562,33 +535,13 @@ def feed(token: str):
     person = services.person_for_feed(session, token)
     if person is None or person.unit_id is None:
         abort(404)
-    unit = session.get(Unit, person.unit_id)
     start = date.today() - timedelta(days=14)
     end = date.today() + timedelta(weeks=8)
-    inputs = services.load_unit(session, unit, start=start, end=end)
-    days = plan.office_days(
-        person.id,
-        start=start,
-        end=end,
-        rotations=inputs.rotations,
-        memberships=inputs.inputs[person.id].memberships,
-        terms=inputs.inputs[person.id].terms,
-        absences=inputs.inputs[person.id].absences,
-        overrides=inputs.inputs[person.id].overrides,
-        holidays=_holidays(start, end),
+    days, rooms_by_day = services.person_days(
+        session, person, start=start, end=end, holidays=_holidays(start, end)
     )
     seats = {
-        row.day: f"{building.name} {room.number}"
-        for row, room, building in session.exec(
-            select(RoomAllocation, Room, Building)
-            .join(Room, Room.id == RoomAllocation.room_id)
-            .join(Building, Building.id == Room.building_id)
-            .where(
-                RoomAllocation.person_id == person.id,
-                RoomAllocation.day >= start,
-                RoomAllocation.day <= end,
-            )
-        )
+        day: f"{building.name} {room.number}" for day, (room, building) in rooms_by_day.items()
     }
     calendar = Calendar()
     calendar.add("prodid", "-//Stadtverwaltung//homeoffice//DE")
