@@ -193,7 +193,10 @@ def test_contact_report_is_facility_only_audited_and_expires(app):
             end=day + timedelta(days=5),
             by=people["f.horn"],
         )
-        assert [(c.person.username, c.kind) for c in found] == [("c.schaefer", "day after")]
+        # Kaya's one day is followed in that room by Schäfer's day: a shared desk.
+        assert [(c.person.username, c.kind, c.day) for c in found] == [
+            ("c.schaefer", "day after", day + timedelta(days=1))
+        ]
         assert session.exec(select(AuditEvent).where(AuditEvent.action == "contacts.viewed")).one()
         deleted = rooms.delete_expired_contacts(
             session=session, today=day + timedelta(days=30), retention_days=28
@@ -241,3 +244,30 @@ def test_swap_confirmed_moves_the_two_days(app):
         assert after[kaya_day][kaya.id].kind == "home"
         assert after[kaya_day][schaefer.id].kind == "office"
         assert after[schaefer_day][kaya.id].kind == "office"
+
+
+def test_contact_report_counts_only_the_rooms_previous_and_next_use(app):
+    """Someone who used the room four days earlier is no shared-desk contact of a day
+    that followed the person's own days in that room."""
+    with app.app_context(), session_scope() as session:
+        unit, people = _setup(session, rooms_in_unit=1)
+        room = session.exec(select(Room)).one()
+        plan = [("c.schaefer", 0), ("e.kaya", 1), ("e.kaya", 2), ("e.kaya", 3), ("o.weiss", 6)]
+        for name, offset in plan:
+            session.add(RoomAllocation(day=MONDAY + timedelta(days=offset),
+                                       person_id=people[name].id, room_id=room.id))
+        session.flush()
+        found = rooms.contact_report(session=session, person=people["e.kaya"], start=MONDAY,
+                                     end=MONDAY + timedelta(days=10), by=people["f.horn"])
+        assert [(c.own_day - MONDAY).days for c in found] == [1, 3]
+        assert [(c.person.username, c.kind) for c in found] == [
+            ("c.schaefer", "day before"), ("o.weiss", "day after")]
+
+
+def test_allocation_never_plans_weekends(app):
+    with app.app_context(), session_scope() as session:
+        _setup(session, rooms_in_unit=1)
+        summary = rooms.run_allocation(session=session, today=MONDAY, config=app.config,
+                                       by=None, weeks=2)
+        assert all(d.weekday() < 5 for c in summary.conflicts for d in c.days)
+        assert all(r.day.weekday() < 5 for r in session.exec(select(RoomAllocation)))

@@ -459,14 +459,16 @@ def contacts_export():
             Sheet(
                 title=_("Contacts"),
                 columns=[
-                    Column("day", _("Day"), "date"),
+                    Column("own_day", _("Day of the person"), "date"),
                     Column("room", _("Room")),
                     Column("name", _("Name")),
+                    Column("day", _("Their day in the room"), "date"),
                     Column("mail", _("E-mail")),
                     Column("kind", _("Contact")),
                 ],
                 rows=(
                     {
+                        "own_day": c.own_day,
                         "day": c.day,
                         "room": c.room,
                         "name": c.person.display_name,

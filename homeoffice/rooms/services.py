@@ -100,7 +100,13 @@ def run_allocation(
         if days
     ]
     previous_home = dict(session.exec(select(HomeRoom.person_id, HomeRoom.room_id)).all())
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    holidays = _holidays(config, start, end)
+    # Working days only: the conflict suggestions must never offer a Saturday.
+    days = [
+        day
+        for day in (start + timedelta(days=n) for n in range((end - start).days + 1))
+        if day.weekday() < 5 and day not in holidays
+    ]
     result = allocation.allocate(attendees, slots, days, previous_home=previous_home)
     session.exec(
         delete(RoomAllocation).where(RoomAllocation.day >= start, RoomAllocation.day <= end)
@@ -150,18 +156,22 @@ def occupancy(session: Session, day: date, building_id: int | None):
 
 @dataclass
 class Contact:
+    #: the contact's day in the room
     day: date
+    #: the reported person's day it relates to
+    own_day: date
     room: str
     person: Person
-    #: "same day" or "day before" / "day after" in the same room (shared desk)
+    #: "same day", or "day before" / "day after": the room's previous or next use by
+    #: someone else (a shared desk)
     kind: str
 
 
 def contact_report(
     *, session: Session, person: Person, start: date, end: date, by: Person
 ) -> list[Contact]:
-    """Who used the same room as the person on the same day, and who sat in that room on
-    the days just before and after (infection control). Facility only; audited."""
+    """Who used the same room as the person on the same day, and who used that room on
+    the occupied day just before and just after (shared desks). Facility only; audited."""
     if FACILITY not in by.role_set:
         raise NotAllowed()
     own = session.exec(
@@ -181,35 +191,31 @@ def contact_report(
     if own:
         room_ids = {a.room_id for a in own}
         first, last = min(a.day for a in own), max(a.day for a in own)
-        others = session.exec(
+        rows = session.exec(
             select(RoomAllocation, Person)
             .join(Person, Person.id == RoomAllocation.person_id)
             .where(
                 col(RoomAllocation.room_id).in_(room_ids),
-                RoomAllocation.person_id != person.id,
-                RoomAllocation.day >= first - timedelta(days=7),
-                RoomAllocation.day <= last + timedelta(days=7),
+                RoomAllocation.day >= first - timedelta(days=14),
+                RoomAllocation.day <= last + timedelta(days=14),
             )
         ).all()
-        by_room: dict[int, list] = defaultdict(list)
-        for allocation_row, other in others:
-            by_room[allocation_row.room_id].append((allocation_row.day, other))
+        # room → day → people in it that day (the person included)
+        use: dict[int, dict[date, list[Person]]] = defaultdict(lambda: defaultdict(list))
+        for row, occupant in rows:
+            use[row.room_id][row.day].append(occupant)
         for mine in own:
-            neighbours = sorted({d for d, _o in by_room[mine.room_id]})
-            before = max((d for d in neighbours if d < mine.day), default=None)
-            after = min((d for d in neighbours if d > mine.day), default=None)
-            for day, other in by_room[mine.room_id]:
-                kind = (
-                    "same day"
-                    if day == mine.day
-                    else "day before"
-                    if day == before
-                    else "day after"
-                    if day == after
-                    else None
-                )
-                if kind:
-                    contacts.append(Contact(mine.day, rooms[mine.room_id], other, kind))
+            days = sorted(use[mine.room_id])
+            position = days.index(mine.day)
+            neighbours = [("same day", mine.day)]
+            if position > 0:
+                neighbours.append(("day before", days[position - 1]))
+            if position + 1 < len(days):
+                neighbours.append(("day after", days[position + 1]))
+            for kind, day in neighbours:
+                for other in use[mine.room_id][day]:
+                    if other.id != person.id:
+                        contacts.append(Contact(day, mine.day, rooms[mine.room_id], other, kind))
     record(
         session,
         action="contacts.viewed",
@@ -218,7 +224,7 @@ def contact_report(
         object_id=person.id,
         after={"start": str(start), "end": str(end), "contacts": len(contacts)},
     )
-    return sorted(contacts, key=lambda c: (c.day, c.person.display_name))
+    return sorted(contacts, key=lambda c: (c.own_day, c.day, c.person.display_name))
 
 
 def delete_expired_contacts(*, session: Session, today: date, retention_days: int) -> int:
