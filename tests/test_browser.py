@@ -36,7 +36,7 @@ EXPECTED_NAV = {
     "supervisor": [*MINE, "Anträge im Team", "Mein Team", "Teamplan"],
     "hr": [*MINE, "Anträge zur Entscheidung", "Beschäftigte", "Exporte"],
     "it": [*MINE, "IT-Aufgaben", "Laptops", "Überfällige Rückgaben", "Abgleich", "Exporte"],
-    "facility": [*MINE, "Räume", "Belegung", "Kontaktbericht"],
+    "facility": [*MINE, "Exporte", "Räume", "Belegung", "Kontaktbericht"],
     "admin": [*MINE, "Beschäftigte", "Rollen", "Regeln", "Protokoll"],
 }
 

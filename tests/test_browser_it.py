@@ -404,9 +404,10 @@ def test_it_downloads_the_roster_and_hr_sees_only_its_own(
     hr = person("hr")
     nav(hr, "Exporte", "Excel-Exporte")
     sections = hr.get_by_role("main").get_by_role("region")
-    expect(sections).to_have_count(2)
+    expect(sections).to_have_count(3)
     expect(sections.nth(0)).to_have_accessible_name(ROSTER)
     expect(sections.nth(1)).to_have_accessible_name("Vereinbarungen")
+    expect(sections.nth(2)).to_have_accessible_name(re.compile("^Anwesenheitsplan"))
     for name in IT_ONLY_ROSTERS:
         expect(hr.get_by_role("heading", name=name)).to_have_count(0)
     findings.audit(hr, "exports page (HR)")
