@@ -260,3 +260,40 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+# --- people in the browser ------------------------------------------------------------
+
+
+@pytest.fixture
+def findings():
+    """Console errors and axe findings of a page test, asserted with ``assert_clean()``."""
+    from tests.servers.browser import Findings
+
+    return Findings()
+
+
+@pytest.fixture
+def person(request, live_server, findings):
+    """``person("hr")`` logs that person in, in a browser context of their own (German,
+    downloads allowed); the login is fresh, as credentials and exports require."""
+    from playwright.sync_api import expect
+
+    chromium = request.getfixturevalue("browser")
+    contexts = []
+
+    def log_in(role: str):
+        context = chromium.new_context(locale="de-DE", accept_downloads=True)
+        contexts.append(context)
+        tab = context.new_page()
+        findings.watch(tab, role)
+        tab.goto(f"{live_server}/login")
+        tab.get_by_label("Benutzername").fill(PEOPLE[role][0])
+        tab.get_by_label("Passwort").fill(PASSWORD)
+        tab.get_by_role("button", name="Anmelden").click()
+        expect(tab.get_by_role("button", name="Abmelden")).to_be_visible()
+        return tab
+
+    yield log_in
+    for context in contexts:
+        context.close()

@@ -5,16 +5,13 @@ a person would, with the app's strict CSP in force and axe-core checking every p
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.conftest import PASSWORD, PEOPLE
-from tests.servers.browser import LOCALE, check_accessibility
+from tests.servers.browser import Findings
 
 pytestmark = pytest.mark.browser
 
@@ -24,73 +21,6 @@ MARKED_FIELDS = "Bitte prüfen Sie die markierten Felder."
 OVERRIDE = "Begründung für eine Ausnahme oder Quotenüberschreitung"
 
 
-@dataclass
-class Findings:
-    """Console errors (CSP violations among them), script errors and serious or critical
-    axe findings of every page a test looks at, reported together at its end."""
-
-    console: list[str] = field(default_factory=list)
-    axe: list[str] = field(default_factory=list)
-    #: (status, path) of responses a test provokes on purpose, e.g. a 400 for a bad form;
-    #: Chromium logs those as console errors too
-    expected: set[tuple[int, str]] = field(default_factory=set)
-
-    def watch(self, page: Page, who: str) -> None:
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error" and not self._expected(message):
-                self.console.append(f"{who} on {page.url}: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: self.console.append(f"{who}: page error {error}"))
-
-    def _expected(self, message: ConsoleMessage) -> bool:
-        url = message.location.get("url", "")
-        if url.endswith("/favicon.ico"):  # Chromium asks on its own; the app has none
-            return True
-        return any(
-            url.endswith(path) and f"status of {status} " in message.text
-            for status, path in self.expected
-        )
-
-    def audit(self, page: Page, where: str) -> None:
-        for v in check_accessibility(page):
-            targets = "\n    ".join(v["targets"])
-            self.axe.append(
-                f"{where} ({page.url}) [{v['impact']}] {v['id']}: {v['help']}\n    {targets}"
-            )
-
-    def assert_clean(self) -> None:
-        assert not self.console, "\n".join(self.console)
-        assert not self.axe, "axe:\n" + "\n".join(self.axe)
-
-
-@pytest.fixture
-def findings() -> Findings:
-    return Findings()
-
-
-@pytest.fixture
-def person(
-    browser: Browser, live_server: str, findings: Findings
-) -> Iterator[Callable[[str], Page]]:
-    """``person("hr")`` logs that person in, in a browser context of their own."""
-    contexts = []
-
-    def log_in(role: str) -> Page:
-        context = browser.new_context(locale=LOCALE)
-        contexts.append(context)
-        page = context.new_page()
-        findings.watch(page, role)
-        page.goto(f"{live_server}/login")
-        page.get_by_label("Benutzername").fill(PEOPLE[role][0])
-        page.get_by_label("Passwort").fill(PASSWORD)
-        page.get_by_role("button", name="Anmelden").click()
-        expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
-        return page
-
-    yield log_in
-    for context in contexts:
-        context.close()
 
 
 def nav(page: Page, label: str) -> None:

@@ -6,15 +6,13 @@ every page on the way."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from homeoffice.access.models import Credential, RemoteApplication
@@ -24,8 +22,8 @@ from homeoffice.devices.models import Device, Handover
 from homeoffice.directory.models import LocalDirectoryGroup
 from homeoffice.people.models import Person
 from tests.agreement_helpers import agreement_of, decide, post_request, request_id_from
-from tests.conftest import BASE, PASSWORD, PEOPLE, AuthActions, csrf_token
-from tests.servers.browser import LOCALE, check_accessibility
+from tests.conftest import BASE, AuthActions, csrf_token
+from tests.servers.browser import Findings
 
 pytestmark = pytest.mark.browser
 
@@ -45,63 +43,6 @@ ROSTER_HEADER = [
 # --- findings and people (as in test_browser_agreements) ------------------------------
 
 
-@dataclass
-class Findings:
-    """Console errors (CSP violations among them), script errors and serious or critical
-    axe findings of every page a test looks at, reported together at its end."""
-
-    console: list[str] = field(default_factory=list)
-    axe: list[str] = field(default_factory=list)
-
-    def watch(self, page: Page, who: str) -> None:
-        def on_console(message: ConsoleMessage) -> None:
-            url = message.location.get("url", "")
-            if message.type == "error" and not url.endswith("/favicon.ico"):
-                self.console.append(f"{who} on {page.url}: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: self.console.append(f"{who}: page error {error}"))
-
-    def audit(self, page: Page, where: str) -> None:
-        for v in check_accessibility(page):
-            targets = "\n    ".join(v["targets"])
-            self.axe.append(
-                f"{where} ({page.url}) [{v['impact']}] {v['id']}: {v['help']}\n    {targets}"
-            )
-
-    def assert_clean(self) -> None:
-        assert not self.console, "\n".join(self.console)
-        assert not self.axe, "axe:\n" + "\n".join(self.axe)
-
-
-@pytest.fixture
-def findings() -> Findings:
-    return Findings()
-
-
-@pytest.fixture
-def person(
-    browser: Browser, live_server: str, findings: Findings
-) -> Iterator[Callable[[str], Page]]:
-    """``person("it")`` logs that person in, in a browser context of their own; the login
-    is fresh, as issuing access and downloading rosters require."""
-    contexts = []
-
-    def log_in(role: str) -> Page:
-        context = browser.new_context(locale=LOCALE, accept_downloads=True)
-        contexts.append(context)
-        page = context.new_page()
-        findings.watch(page, role)
-        page.goto(f"{live_server}/login")
-        page.get_by_label("Benutzername").fill(PEOPLE[role][0])
-        page.get_by_label("Passwort").fill(PASSWORD)
-        page.get_by_role("button", name="Anmelden").click()
-        expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
-        return page
-
-    yield log_in
-    for context in contexts:
-        context.close()
 
 
 def heading(page: Page):

@@ -7,12 +7,10 @@ app's strict CSP in force and axe-core checking every page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
 from homeoffice.agreements.models import Agreement, HomeOfficeRequest
@@ -22,8 +20,8 @@ from homeoffice.presence import plan
 from homeoffice.presence import services as presence
 from homeoffice.rooms import services as rooms
 from homeoffice.rooms.models import Building, Room
-from tests.conftest import PASSWORD, PEOPLE
-from tests.servers.browser import LOCALE, check_accessibility
+from tests.conftest import PEOPLE
+from tests.servers.browser import Findings
 
 pytestmark = pytest.mark.browser
 
@@ -49,64 +47,6 @@ CONTACT_KINDS = (
 # --- watching pages (as in test_browser_agreements) -------------------------------------
 
 
-@dataclass
-class Findings:
-    """Console errors (CSP violations among them), script errors and serious or critical
-    axe findings of every page a test looks at, reported together at its end."""
-
-    console: list[str] = field(default_factory=list)
-    axe: list[str] = field(default_factory=list)
-
-    def watch(self, page: Page, who: str) -> None:
-        def on_console(message: ConsoleMessage) -> None:
-            # Chromium asks for /favicon.ico on its own; the app has none.
-            if message.type == "error" and not message.location.get("url", "").endswith(
-                "/favicon.ico"
-            ):
-                self.console.append(f"{who} on {page.url}: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: self.console.append(f"{who}: page error {error}"))
-
-    def audit(self, page: Page, where: str) -> None:
-        for v in check_accessibility(page):
-            targets = "\n    ".join(v["targets"])
-            self.axe.append(
-                f"{where} ({page.url}) [{v['impact']}] {v['id']}: {v['help']}\n    {targets}"
-            )
-
-    def assert_clean(self) -> None:
-        assert not self.console, "\n".join(self.console)
-        assert not self.axe, "axe:\n" + "\n".join(self.axe)
-
-
-@pytest.fixture
-def findings() -> Findings:
-    return Findings()
-
-
-@pytest.fixture
-def person(
-    browser: Browser, live_server: str, findings: Findings
-) -> Iterator[Callable[[str], Page]]:
-    """``person("facility")`` logs that person in, in a browser context of their own."""
-    contexts = []
-
-    def log_in(role: str) -> Page:
-        context = browser.new_context(locale=LOCALE)
-        contexts.append(context)
-        page = context.new_page()
-        findings.watch(page, role)
-        page.goto(f"{live_server}/login")
-        page.get_by_label("Benutzername").fill(PEOPLE[role][0])
-        page.get_by_label("Passwort").fill(PASSWORD)
-        page.get_by_role("button", name="Anmelden").click()
-        expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
-        return page
-
-    yield log_in
-    for context in contexts:
-        context.close()
 
 
 def heading(page: Page) -> Locator:

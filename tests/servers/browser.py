@@ -8,12 +8,13 @@ language from Accept-Language.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.servers import unavailable
 
@@ -93,3 +94,43 @@ def _selector(target: list[Any]) -> str:
     return " >>> ".join(
         " >> ".join(part) if isinstance(part, list) else str(part) for part in target
     )
+
+
+@dataclass
+class Findings:
+    """Console errors (CSP violations among them), script errors and serious or critical
+    axe findings of every page a test looks at, reported together at its end."""
+
+    console: list[str] = field(default_factory=list)
+    axe: list[str] = field(default_factory=list)
+    #: (status, path) of responses a test provokes on purpose, e.g. a 400 for a bad form;
+    #: Chromium logs those as console errors too
+    expected: set[tuple[int, str]] = field(default_factory=set)
+
+    def watch(self, page: Page, who: str) -> None:
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error" and not self._expected(message):
+                self.console.append(f"{who} on {page.url}: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.console.append(f"{who}: page error {error}"))
+
+    def _expected(self, message: ConsoleMessage) -> bool:
+        url = message.location.get("url", "")
+        if url.endswith("/favicon.ico"):  # Chromium asks on its own; the app has none
+            return True
+        return any(
+            url.endswith(path) and f"status of {status} " in message.text
+            for status, path in self.expected
+        )
+
+    def audit(self, page: Page, where: str) -> None:
+        for v in check_accessibility(page):
+            targets = "\n    ".join(v["targets"])
+            self.axe.append(
+                f"{where} ({page.url}) [{v['impact']}] {v['id']}: {v['help']}\n    {targets}"
+            )
+
+    def assert_clean(self) -> None:
+        assert not self.console, "\n".join(self.console)
+        assert not self.axe, "axe:\n" + "\n".join(self.axe)
