@@ -196,3 +196,30 @@ def test_room_import_all_or_nothing(app, client, auth):
     _logout(client)
     auth.login("employee")
     assert client.get("/rooms/import").status_code == 403
+
+
+def test_supervisor_overrides_a_single_day(app, client, auth):
+    _with_agreements(app)
+    auth.login("supervisor")
+    token = csrf_token(client, "/presence/unit")
+    with app.app_context(), session_scope() as session:
+        kaya = session.exec(select(Person).where(Person.username == "e.kaya")).one()
+        outsider = session.exec(select(Person).where(Person.username == "o.weiss")).one()
+    day = MONDAY + timedelta(days=2)
+    response = client.post(f"/presence/unit/{kaya.unit_id}/override", data={
+        "csrf_token": token, "person": kaya.id, "day": day.isoformat(), "where": "home"})
+    assert response.status_code == 302
+    with app.app_context(), session_scope() as session:
+        from homeoffice.presence.models import DayOverride
+
+        override = session.exec(select(DayOverride)).one()
+        assert (override.person_id, override.day, override.in_office) == (kaya.id, day, False)
+    # Someone of another unit cannot be overridden through this unit.
+    client.post(f"/presence/unit/{kaya.unit_id}/override", data={
+        "csrf_token": token, "person": outsider.id, "day": day.isoformat(), "where": "home"})
+    with app.app_context(), session_scope() as session:
+        assert len(session.exec(select(DayOverride)).all()) == 1
+    _logout(client)
+    auth.login("employee")
+    week = client.get(f"/presence/?week={MONDAY.isoformat()}").get_data(as_text=True)
+    assert "von der Leitung geändert" in week

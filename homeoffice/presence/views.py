@@ -102,6 +102,7 @@ def add_absence():
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.my_week"))
+    services.replan(session=get_session(), config=current_app.config, today=date.today())
     flash(_("Your absence has been entered."), "success")
     return redirect(url_for("presence.my_week", week=form.start.data.isoformat()))
 
@@ -224,6 +225,38 @@ def set_groups(unit_id: int):
     services.replan(session=get_session(), config=current_app.config, today=date.today())
     flash(_("The groups apply from %(day)s.", day=valid_from.strftime("%d.%m.%Y")), "success")
     return redirect(url_for("presence.unit_month", unit=unit.id))
+
+
+@bp.post("/unit/<int:unit_id>/override")
+@roles_required(SUPERVISOR)
+def override_day(unit_id: int):
+    """Put one person of the unit in or out of the office on one day."""
+    unit = _unit_or_404(unit_id)
+    if not CalendarForm().validate_on_submit():
+        abort(400)
+    session = get_session()
+    person = session.get(Person, request.form.get("person", type=int) or 0)
+    day = _parse_day(request.form.get("day"), date.min)
+    if person is None or person.unit_id != unit.id or day == date.min:
+        flash(_("Please choose a person and a day."), "danger")
+        return redirect(url_for("presence.unit_month", unit=unit.id))
+    try:
+        services.override_day(
+            session=session,
+            person=person,
+            by=_me(),
+            day=day,
+            in_office=request.form.get("where") == "office",
+            today=date.today(),
+        )
+    except services.NotAllowed:
+        abort(404)
+    except services.PresenceError as error:
+        flash(str(error.message), "danger")
+        return redirect(url_for("presence.unit_month", unit=unit.id))
+    services.replan(session=session, config=current_app.config, today=date.today())
+    flash(_("The day has been changed."), "success")
+    return redirect(url_for("presence.unit_month", unit=unit.id, month=day.strftime("%Y-%m")))
 
 
 @bp.post("/unit/<int:unit_id>/propose")
