@@ -66,5 +66,5 @@ def record(
         address=address,
     )
     session.add(event)
-    log.info("audit %s by %s on %s %s", action, event.actor_name, object_type, event.object_id)
+    log.debug("audit %s by %s on %s %s", action, event.actor_name, object_type, event.object_id)
     return event
