@@ -1,4 +1,5 @@
-"""Commands: ``flask --app homeoffice init-db | demo-data | sync-directory``."""
+"""The ``flask --app homeoffice …`` commands: set-up, demo data, directory sync, the
+lifecycle operations, exports, and the scheduler process."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(refresh_crl)
     app.cli.add_command(export)
     app.cli.add_command(allocate_rooms)
+    app.cli.add_command(scheduler)
+    app.cli.add_command(run_job)
     app.cli.add_command(delete_expired_contacts)
 
 
@@ -267,3 +270,38 @@ def delete_expired_contacts() -> None:
             retention_days=current_app.config["CONTACT_RETENTION_DAYS"],
         )
     click.echo(f"{count} room allocations deleted.")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler() -> None:
+    """Run the scheduled jobs until stopped; a separate process, never in a web worker."""
+    from homeoffice.jobs.schedule import SCHEDULE, build_scheduler
+
+    click.echo(f"Scheduler started with {len(SCHEDULE)} jobs; stop it with Ctrl+C.")
+    try:
+        build_scheduler(current_app._get_current_object()).start()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("Scheduler stopped.")
+
+
+@click.command("run-job")
+@click.argument("name")
+@click.option("--occurrence", help="The slot to run for (default: a new one, so it runs now).")
+@with_appcontext
+def run_job(name: str, occurrence: str | None) -> None:
+    """Run one scheduled job now, under the same lease and record as the scheduler."""
+    from homeoffice.db import utcnow
+    from homeoffice.jobs.runner import JOBS
+    from homeoffice.jobs.runner import run_job as run
+
+    if name not in JOBS:
+        raise click.ClickException(f"Unknown job {name!r}; known: {', '.join(sorted(JOBS))}.")
+    key = occurrence or f"manual-{utcnow():%Y-%m-%dT%H:%M:%SZ}"
+    result = run(current_app._get_current_object(), name, occurrence=key)
+    if result is None:
+        click.echo(f"{name} {key}: skipped (another process runs it, or it already succeeded).")
+    elif result.outcome == "failed":
+        raise click.ClickException(f"{name} {key} failed: {result.error}")
+    else:
+        click.echo(f"{name} {key}: {result.counts}")

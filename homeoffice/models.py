@@ -12,6 +12,7 @@ from homeoffice.directory.models import (
     LocalDirectoryMembership,
     LocalDirectoryUser,
 )
+from homeoffice.jobs.models import JobLease, JobRun
 from homeoffice.notifications.models import OutboxMessage
 from homeoffice.people.models import Person, Unit
 from homeoffice.presence.models import (
@@ -28,6 +29,8 @@ from homeoffice.tasks.models import ItTask
 metadata = SQLModel.metadata
 
 __all__ = [
+    "JobLease",
+    "JobRun",
     "Absence",
     "CalendarFeed",
     "DayOverride",
