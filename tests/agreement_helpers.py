@@ -99,3 +99,32 @@ def requests_of(app, key: str) -> list[HomeOfficeRequest]:
 
 def in_days(n: int) -> str:
     return (date.today() + timedelta(days=n)).isoformat()
+
+
+def share_agreement(session, person, *, start: date) -> None:
+    """An active share-of-week agreement made directly: the person then follows the
+    unit's rotation (people without an agreement are in the office every day)."""
+    req = HomeOfficeRequest(
+        person_id=person.id,
+        state="approved",
+        reasons="commute",
+        pattern="share",
+        share_percent=50,
+        start_date=start,
+        eligible=True,
+        rule_set="ordinary@1",
+    )
+    session.add(req)
+    session.flush()
+    session.add(
+        Agreement(
+            person_id=person.id,
+            request_id=req.id,
+            state="active",
+            start_date=start,
+            pattern="share",
+            share_percent=50,
+            days_per_week=2.5,
+            rule_set="ordinary@1",
+        )
+    )

@@ -13,13 +13,13 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
-from homeoffice.agreements.models import Agreement, HomeOfficeRequest
 from homeoffice.db import session_scope
 from homeoffice.people.models import Person, Unit
 from homeoffice.presence import plan
 from homeoffice.presence import services as presence
 from homeoffice.rooms import services as rooms
 from homeoffice.rooms.models import Building, Room
+from tests.agreement_helpers import share_agreement
 from tests.conftest import PEOPLE
 from tests.servers.browser import Findings
 
@@ -109,34 +109,6 @@ def _people(session) -> dict[str, Person]:
     return {role: by_username[username] for role, (username, *_rest) in PEOPLE.items()}
 
 
-def _agreement(session, person: Person) -> None:
-    """A share-of-week agreement: the person follows the unit's rotation."""
-    request = HomeOfficeRequest(
-        person_id=person.id,
-        state="approved",
-        reasons="commute",
-        pattern="share",
-        share_percent=50,
-        start_date=THIS_MONDAY - timedelta(days=7),
-        eligible=True,
-        rule_set="ordinary@1",
-    )
-    session.add(request)
-    session.flush()
-    session.add(
-        Agreement(
-            person_id=person.id,
-            request_id=request.id,
-            state="active",
-            start_date=request.start_date,
-            pattern="share",
-            share_percent=50,
-            days_per_week=2.5,
-            rule_set="ordinary@1",
-        )
-    )
-
-
 @pytest.fixture
 def buergerbuero(app) -> None:
     """Emre Kaya and Carla Schäfer work from home on a share of the week; facility
@@ -144,7 +116,7 @@ def buergerbuero(app) -> None:
     with app.app_context(), session_scope() as session:
         people = _people(session)
         for role in GROUPS:
-            _agreement(session, people[role])
+            share_agreement(session, people[role], start=THIS_MONDAY - timedelta(days=7))
         building = Building(name=BUILDING)
         session.add(building)
         session.flush()

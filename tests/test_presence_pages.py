@@ -10,8 +10,9 @@ from homeoffice.db import session_scope
 from homeoffice.people.models import Person
 from homeoffice.presence.models import Rotation
 from homeoffice.rooms.models import Building, Room
+from tests.agreement_helpers import share_agreement
 from tests.conftest import csrf_token
-from tests.test_presence_rooms import MONDAY, _agreement
+from tests.test_presence_rooms import MONDAY
 
 
 def _logout(client):
@@ -22,7 +23,7 @@ def _with_agreements(app):
     with app.app_context(), session_scope() as session:
         people = {p.username: p for p in session.exec(select(Person))}
         for name in ("e.kaya", "c.schaefer"):
-            _agreement(session, people[name])
+            share_agreement(session, people[name], start=MONDAY - timedelta(days=7))
         building = Building(name="Rathaus")
         session.add(building)
         session.flush()

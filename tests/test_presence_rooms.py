@@ -11,6 +11,7 @@ from homeoffice.people.models import Person, Unit
 from homeoffice.presence import services as presence
 from homeoffice.rooms import services as rooms
 from homeoffice.rooms.models import Building, HomeRoom, Room, RoomAllocation
+from tests.agreement_helpers import share_agreement
 from tests.conftest import both_databases
 
 MONDAY = date.today() - timedelta(days=date.today().weekday()) + timedelta(days=7)
@@ -20,40 +21,10 @@ def _people(session):
     return {p.username: p for p in session.exec(select(Person)).all()}
 
 
-def _agreement(session, person):
-    """A share-of-week agreement: the person follows the unit's rotation."""
-    from homeoffice.agreements.models import Agreement, HomeOfficeRequest
-
-    req = HomeOfficeRequest(
-        person_id=person.id,
-        state="approved",
-        reasons="commute",
-        pattern="share",
-        share_percent=50,
-        start_date=MONDAY - timedelta(7),
-        eligible=True,
-        rule_set="ordinary@1",
-    )
-    session.add(req)
-    session.flush()
-    session.add(
-        Agreement(
-            person_id=person.id,
-            request_id=req.id,
-            state="active",
-            start_date=req.start_date,
-            pattern="share",
-            share_percent=50,
-            days_per_week=2.5,
-            rule_set="ordinary@1",
-        )
-    )
-
-
 def _setup(session, *, rooms_in_unit=2, capacity=1):
     people = _people(session)
     for name in ("e.kaya", "c.schaefer", "b.vogt"):
-        _agreement(session, people[name])
+        share_agreement(session, people[name], start=MONDAY - timedelta(days=7))
     unit = session.exec(select(Unit).where(Unit.name == "Bürgerbüro")).one()
     building = Building(name="Rathaus")
     session.add(building)
