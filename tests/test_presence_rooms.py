@@ -181,7 +181,7 @@ def test_swap_confirmed_moves_the_two_days(app):
         unit, people = _setup(session)
         end = MONDAY + timedelta(days=13)
         inputs = presence.load_unit(session, unit, start=MONDAY, end=end)
-        holidays = rooms._holidays(app.config, MONDAY, end)
+        holidays = rooms.holidays_for(app.config, MONDAY, end)
         from homeoffice.presence import plan
 
         statuses = plan.unit_statuses(

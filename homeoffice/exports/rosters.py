@@ -78,7 +78,7 @@ def _people_filter(statement, export_filter: ExportFilter):
     return statement
 
 
-def devices_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
+def devices_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -> Sheet:
     holder = aliased(Person)
     statement = (
         select(Device, Handover, holder, Unit.name)
@@ -168,15 +168,15 @@ def _access_sheet(session, export_filter, kinds, title) -> Sheet:
     )
 
 
-def vpn_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
+def vpn_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -> Sheet:
     return _access_sheet(session, export_filter, VPN_KINDS, _("VPN"))
 
 
-def terminal_server_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
+def terminal_server_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -> Sheet:
     return _access_sheet(session, export_filter, TERMINAL_SERVER_KINDS, _("Terminal server"))
 
 
-def roster_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
+def roster_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -> Sheet:
     """One row per person with a current agreement: term, device, access, expiry."""
     agreements = session.exec(
         _people_filter(
@@ -245,7 +245,7 @@ def roster_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
     )
 
 
-def agreements_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
+def agreements_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -> Sheet:
     statement = _people_filter(
         select(Agreement, HomeOfficeRequest, Person, Unit.name)
         .join(HomeOfficeRequest, HomeOfficeRequest.id == Agreement.request_id)
@@ -295,17 +295,15 @@ def agreements_sheet(session: Session, export_filter: ExportFilter) -> Sheet:
 
 def plan_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -> Sheet:
     """Who is where on each working day of the range: office (with room) or home."""
-    from flask import current_app
-
     from homeoffice.presence import plan
     from homeoffice.presence.services import load_unit
     from homeoffice.rooms.models import Building, Room, RoomAllocation
-    from homeoffice.rooms.services import _holidays
+    from homeoffice.rooms.services import holidays_for
     from homeoffice.templating import DAY_KIND_LABELS
 
     start = export_filter.start or date.today()
     end = export_filter.end or start + timedelta(days=27)
-    holidays = _holidays(config or current_app.config, start, end)
+    holidays = holidays_for(config, start, end)
     units = session.exec(select(Unit).where(col(Unit.active).is_(True)).order_by(Unit.name)).all()
     if export_filter.unit_id:
         units = [u for u in units if u.id == export_filter.unit_id]
@@ -357,13 +355,14 @@ def plan_sheet(session: Session, export_filter: ExportFilter, config: Mapping) -
     )
 
 
+#: every builder takes the settings too: the presence plan needs the holidays' state
 SHEETS = {
     "devices": devices_sheet,
     "vpn": vpn_sheet,
     "terminal-server": terminal_server_sheet,
     "roster": roster_sheet,
     "agreements": agreements_sheet,
-    "plan": lambda session, export_filter: plan_sheet(session, export_filter, {}),
+    "plan": plan_sheet,
 }
 
 
@@ -381,7 +380,7 @@ def export(
     if kind not in SHEETS:
         raise ValueError(f"unknown roster {kind!r}; choose one of {', '.join(KINDS)}")
     now = utcnow()
-    sheet = SHEETS[kind](session, export_filter)
+    sheet = SHEETS[kind](session, export_filter, config)
     write_workbook(
         target,
         [sheet],

@@ -52,7 +52,7 @@ def _parse_day(value: str | None, default: date) -> date:
 
 
 def _holidays(start: date, end: date) -> dict[date, str]:
-    return rooms._holidays(current_app.config, start, end)
+    return rooms.holidays_for(current_app.config, start, end)
 
 
 def _statuses(unit: Unit, start: date, end: date):

@@ -36,14 +36,17 @@ class AllocationSummary:
     conflicts: list[allocation.Conflict]
 
 
-def _holidays(config: Mapping, start: date, end: date) -> dict[date, str]:
-    # A cycle counts working days from its start: take holidays from well before.
+def holidays_for(config: Mapping, start: date, end: date) -> dict[date, str]:
+    """The configured state's public holidays for planning ``start``..``end``.
+
+    A cycle rotation counts working days from its start, so holidays from well before
+    the range are included.
+    """
     return plan.public_holidays(config["PRESENCE_STATE"], start - timedelta(days=3660), end)
 
 
-def office_days_by_person(session: Session, *, start: date, end: date, config: Mapping):
+def office_days_by_person(session: Session, *, start: date, end: date, holidays):
     """Every active person's office days in the range, with their unit and group."""
-    holidays = _holidays(config, start, end)
     result: dict[int, tuple[Person, int | None, set[date]]] = {}
     for unit in session.exec(select(Unit).where(col(Unit.active).is_(True))).all():
         inputs = load_unit(session, unit, start=start, end=end)
@@ -78,7 +81,8 @@ def run_allocation(
     """Give every person present a room from today on; past days stay as they were."""
     start = today
     end = today + timedelta(weeks=weeks or config["ALLOCATION_WEEKS"]) - timedelta(days=1)
-    people = office_days_by_person(session, start=start, end=end, config=config)
+    holidays = holidays_for(config, start, end)
+    people = office_days_by_person(session, start=start, end=end, holidays=holidays)
     slots, rooms = _room_slots(session, config)
     unit_building: dict[int, str] = {}
     counts: dict[int, Counter] = defaultdict(Counter)
@@ -100,7 +104,6 @@ def run_allocation(
         if days
     ]
     previous_home = dict(session.exec(select(HomeRoom.person_id, HomeRoom.room_id)).all())
-    holidays = _holidays(config, start, end)
     # Working days only: the conflict suggestions must never offer a Saturday.
     days = [
         day
