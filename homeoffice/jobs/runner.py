@@ -63,16 +63,19 @@ def _apply_dates(app: Flask, session: Session, today: date) -> dict[str, Any]:
 
 
 def _revoke_access(app: Flask, session: Session, today: date) -> dict[str, Any]:
+    """Expire what has ended, then revoke: one run after midnight takes the access of an
+    agreement that ended yesterday, whichever of the two jobs the scheduler fired first."""
     from homeoffice.access.services import revoke_due
+    from homeoffice.agreements.services import apply_dates
     from homeoffice.directory import open_directory
 
+    dates = apply_dates(session, today=today)
     directory = open_directory(app.config, session)
     try:
-        return dict(
-            revoke_due(session=session, directory=directory, config=app.config, today=today)
-        )
+        revoked = revoke_due(session=session, directory=directory, config=app.config, today=today)
     finally:
         directory.close()
+    return {**dates, **revoked}
 
 
 def _sync_directory(app: Flask, session: Session, today: date) -> dict[str, Any]:
