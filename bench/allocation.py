@@ -123,7 +123,8 @@ def build_city(people: int, rooms: int, weeks: int, seed: int) -> City:
         unit = None if shared else rng.choices(units, weights)[0]
         building = rng.choice(BUILDINGS) if unit is None else building_of[unit]
         capacity = rng.choices([1, 2, 0], [0.90, 0.08, 0.02])[0]
-        slots.append(RoomSlot(room_id, building, unit, capacity, rng.random() < 0.08))
+        unit_ids = frozenset() if unit is None else frozenset({unit})
+        slots.append(RoomSlot(room_id, building, unit_ids, capacity, rng.random() < 0.08))
 
     kinds, shares = zip(*ROTATIONS, strict=True)
     groups = {"ab": 2, "alternate": 2, "cycle3": 3, "weekdays": len(FIXED_WEEKDAYS)}

@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_error_pages(app)
     _register_cli(app)
+    _start_embedded_scheduler(app)
     return app
 
 
@@ -44,6 +45,22 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
 
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+
+def _start_embedded_scheduler(app: Flask) -> None:
+    """The demo's development server runs the jobs itself (``SCHEDULER_EMBEDDED``); every
+    other way to load the app (commands, tests, gunicorn) leaves that to the scheduler
+    process."""
+    import click
+
+    if not app.config["SCHEDULER_EMBEDDED"] or app.testing:
+        return
+    command = click.get_current_context(silent=True)
+    if command is None or command.info_name != "run":
+        return
+    from homeoffice.jobs.schedule import start_embedded
+
+    app.extensions["homeoffice.scheduler"] = start_embedded(app)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -65,13 +82,17 @@ def _register_blueprints(app: Flask) -> None:
     from homeoffice.access.views import bp as access
     from homeoffice.admin.views import bp as admin
     from homeoffice.agreements.views import bp as agreements
+    from homeoffice.api.pages import bp as api_tokens
+    from homeoffice.api.views import bp as api
     from homeoffice.auth.views import bp as auth
     from homeoffice.devices.views import bp as devices
     from homeoffice.exports.views import bp as exports
     from homeoffice.main.views import bp as main
     from homeoffice.people.views import bp as people
     from homeoffice.presence.views import bp as presence
+    from homeoffice.reports.views import bp as reports
     from homeoffice.rooms.views import bp as rooms
+    from homeoffice.webhooks.views import bp as webhooks
 
     for blueprint in (
         main,
@@ -83,7 +104,11 @@ def _register_blueprints(app: Flask) -> None:
         devices,
         exports,
         rooms,
+        reports,
         admin,
+        api,
+        api_tokens,
+        webhooks,
     ):
         app.register_blueprint(blueprint)
 

@@ -276,11 +276,14 @@ def delete_expired_contacts() -> None:
 @with_appcontext
 def scheduler() -> None:
     """Run the scheduled jobs until stopped; a separate process, never in a web worker."""
-    from homeoffice.jobs.schedule import SCHEDULE, build_scheduler
+    from homeoffice.jobs.schedule import build_scheduler, schedule
 
-    click.echo(f"Scheduler started with {len(SCHEDULE)} jobs; stop it with Ctrl+C.")
+    app = current_app._get_current_object()
+    if app.config["SCHEDULER_EMBEDDED"]:
+        click.echo("Note: SCHEDULER_EMBEDDED is set; do not also run this process.", err=True)
+    click.echo(f"Scheduler started with {len(schedule(app.config))} jobs; stop it with Ctrl+C.")
     try:
-        build_scheduler(current_app._get_current_object()).start()
+        build_scheduler(app).start()
     except (KeyboardInterrupt, SystemExit):
         click.echo("Scheduler stopped.")
 

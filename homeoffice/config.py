@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -113,6 +114,9 @@ class DefaultConfig:
     SMTP_USER = ""
     SMTP_PASSWORD = ""
     SMTP_TIMEOUT = 10
+    #: a CA bundle (PEM) that alone is trusted for the mail server's STARTTLS certificate,
+    #: for an internal CA or a test server; None trusts the system's certificate store
+    SMTP_CA_FILE: str | None = None
     #: a message that failed this often stays in the outbox for an administrator
     MAIL_MAX_ATTEMPTS = 8
     #: deliver queued mail right after the request that queued it (besides the job)
@@ -152,6 +156,39 @@ class DefaultConfig:
     ALLOCATION_WEEKS = 4
     #: room allocations (the contact data) are deleted this many days after the day
     CONTACT_RETENTION_DAYS = 28
+
+    #: the development server starts the scheduler inside itself (the demo only; a web
+    #: worker under gunicorn refuses to start with it)
+    SCHEDULER_EMBEDDED = False
+    #: minutes between the runs that start and end agreements and revoke access: access
+    #: never outlives an agreement by more than this (a divisor of 60)
+    ACCESS_JOB_MINUTES = 15
+    #: a failed nightly or weekly job is tried again this often, after 5, 10, 20 … minutes
+    JOB_RETRIES = 3
+    JOB_RETRY_MINUTES = 5
+    #: /health warns when a job's last runs failed this many times in a row
+    JOB_FAILURE_WARNING = 3
+    #: the record of job runs is kept this many days
+    JOB_RUN_RETENTION_DAYS = 90
+    #: reminders go out this many days before an agreement ends
+    REMINDER_DAYS = [30, 7]
+    #: next week's plan is mailed on this weekday (mon … sun) at this local time
+    WEEKLY_PLAN_DAY = "fri"
+    WEEKLY_PLAN_TIME = "12:00"
+    #: health details of agreements ended (or requests closed) this many days ago are erased
+    HEALTH_RETENTION_DAYS = 180
+    #: API tokens run out at the latest this many days after they are made
+    API_TOKEN_MAX_DAYS = 365
+    #: the status report shows groups smaller than this as "< n" (and hides what would
+    #: let them be worked out)
+    REPORT_MIN_CELL = 5
+
+    #: seconds a webhook receiver has to connect and answer before the attempt fails
+    WEBHOOK_TIMEOUT = 5
+    #: a delivery that failed this often stays in the webhook's log as failed
+    WEBHOOK_MAX_ATTEMPTS = 10
+    #: allow http:// webhook addresses (tests, internal networks); otherwise https only
+    WEBHOOK_ALLOW_HTTP = False
 
 
 class ConfigError(RuntimeError):
@@ -234,11 +271,69 @@ def check(app: Flask) -> None:
         problems.append(f"HOMEOFFICE_ACCESS_KINDS has unknown kinds: {sorted(unknown_kinds)}")
     if config["TERMINAL_SERVER_SECRET"] not in ("enrollment", "password"):
         problems.append("HOMEOFFICE_TERMINAL_SERVER_SECRET must be 'enrollment' or 'password'")
+    problems.extend(_schedule_problems(config))
+    problems.extend(_number_problems(config))
     if config["MAIL_BACKEND"] not in ("log", "smtp"):
         problems.append("HOMEOFFICE_MAIL_BACKEND must be 'log' or 'smtp'")
+    if config["SMTP_USER"] and not config["SMTP_STARTTLS"]:
+        problems.append(
+            "HOMEOFFICE_SMTP_USER is set but HOMEOFFICE_SMTP_STARTTLS is off: the mail "
+            "password would travel in clear; turn STARTTLS on"
+        )
+    if config["SMTP_CA_FILE"] and not os.path.isfile(config["SMTP_CA_FILE"]):
+        problems.append(f"HOMEOFFICE_SMTP_CA_FILE {config['SMTP_CA_FILE']!r} does not exist")
     for key in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LDAP_TIMEOUT", "PAGE_SIZE"):
         value = config.get(key)
         if not isinstance(value, int | float) or value <= 0:
             problems.append(f"HOMEOFFICE_{key} must be a positive number")
     if problems:
         raise ConfigError("homeoffice cannot start:\n  - " + "\n  - ".join(problems))
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _schedule_problems(config: Mapping[str, Any]) -> list[str]:
+    """Settings of the scheduled jobs that would make a schedule that cannot run."""
+    problems = []
+    minutes = config["ACCESS_JOB_MINUTES"]
+    if not isinstance(minutes, int) or not 1 <= minutes <= 60 or 60 % minutes:
+        problems.append("HOMEOFFICE_ACCESS_JOB_MINUTES must divide 60 (e.g. 5, 10, 15, 30)")
+    if config["WEEKLY_PLAN_DAY"] not in WEEKDAYS:
+        problems.append("HOMEOFFICE_WEEKLY_PLAN_DAY must be one of " + ", ".join(WEEKDAYS))
+    try:
+        hour, minute = (int(part) for part in str(config["WEEKLY_PLAN_TIME"]).split(":"))
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError
+    except ValueError:
+        problems.append("HOMEOFFICE_WEEKLY_PLAN_TIME must be a time like 12:00")
+    days = config["REMINDER_DAYS"]
+    if not isinstance(days, list | tuple) or not all(
+        isinstance(day, int) and day > 0 for day in days
+    ):
+        problems.append("HOMEOFFICE_REMINDER_DAYS must be a list of positive days, e.g. [30, 7]")
+    return problems
+
+
+#: settings that must be whole numbers of at least this
+MINIMUM_NUMBERS = {
+    "JOB_RETRIES": 0,
+    "JOB_RETRY_MINUTES": 1,
+    "JOB_FAILURE_WARNING": 1,
+    "JOB_RUN_RETENTION_DAYS": 1,
+    "HEALTH_RETENTION_DAYS": 1,
+    "API_TOKEN_MAX_DAYS": 1,
+    "WEBHOOK_TIMEOUT": 1,
+    "WEBHOOK_MAX_ATTEMPTS": 1,
+    # a "group" of one could be shown: the suppression needs at least 2
+    "REPORT_MIN_CELL": 2,
+}
+
+
+def _number_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for key, minimum in MINIMUM_NUMBERS.items():
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            problems.append(f"HOMEOFFICE_{key} must be a whole number of at least {minimum}")
+    return problems

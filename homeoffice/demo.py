@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ldap3.utils.dn import escape_rdn
@@ -235,11 +236,15 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
     units = {u.name: u for u in session.exec(select(Unit))}
     for number, name in enumerate(UNITS, start=1):
         units[name].cost_centre = f"KST-{1000 + number * 10}"
-    rooms = _rooms(session, rng, units)
+    # The rooms are drawn here, in the seed's order, but written after the agreements:
+    # every approval would otherwise allocate the whole city's rooms again (as it does
+    # in real use); the demo allocates once, in _presence.
+    room_specs = _room_specs(rng)
     devices = _laptops(session, rng)
     session.flush()
     _applications(session)
     agreements = _agreements(session, rng)
+    rooms = _rooms(session, room_specs, units)
     _presence(session, rng, config)
     return {
         "agreements": agreements,
@@ -251,37 +256,91 @@ def load_demo_city(session: Session, *, password: str, config: Mapping) -> dict:
     }
 
 
-def _rooms(session: Session, rng: random.Random, units: dict[str, Unit]) -> int:
+#: every n-th room of a unit is shared with the next unit in the same building
+SHARED_ROOM_EVERY = 6
+
+
+def _neighbours() -> dict[str, str]:
+    """Each unit's next unit in its building (in UNITS order, wrapping round); units
+    alone in their building have none."""
+    by_building: dict[str, list[str]] = {}
+    for unit_name, (_size, building_name, _title) in UNITS.items():
+        by_building.setdefault(building_name, []).append(unit_name)
+    return {
+        name: names[(index + 1) % len(names)]
+        for names in by_building.values()
+        if len(names) > 1
+        for index, name in enumerate(names)
+    }
+
+
+@dataclass(frozen=True)
+class RoomSpec:
+    building: str
+    number: str
+    floor: int
+    capacity: int
+    infection_capacity: int
+    step_free: bool
+    #: the unit's name first, then a neighbour's for a shared room
+    units: tuple[str, ...]
+
+
+def _room_specs(rng: random.Random) -> list[RoomSpec]:
+    """Every room of the demo city, drawn from the seed."""
+    specs = []
+    next_number: dict[str, int] = {}
+    neighbours = _neighbours()
+    for unit_name, (size, building_name, _title) in UNITS.items():
+        floors = BUILDINGS[building_name][1]
+        for index in range(max(3, int(size * 0.6))):
+            sequence = next_number.get(building_name, 0)
+            next_number[building_name] = sequence + 1
+            floor = sequence % floors
+            capacity = rng.choice((1, 1, 2, 2, 2, 3))
+            # a few rooms with no window to open are not used under infection control
+            infection_capacity = 0 if rng.random() < 0.05 else 1
+            # A few rooms serve two neighbouring units (a shared project room); no
+            # random draw for it, so the rest of the city stays as it was.
+            units = (unit_name,)
+            if index % SHARED_ROOM_EVERY == SHARED_ROOM_EVERY - 1 and unit_name in neighbours:
+                units = (unit_name, neighbours[unit_name])
+            specs.append(
+                RoomSpec(
+                    building=building_name,
+                    number=f"{floor}.{sequence // floors + 1:02d}",
+                    floor=floor,
+                    capacity=capacity,
+                    infection_capacity=infection_capacity,
+                    step_free=floor == 0 or building_name != "Bauhof",
+                    units=units,
+                )
+            )
+    return specs
+
+
+def _rooms(session: Session, specs: list[RoomSpec], units: dict[str, Unit]) -> int:
+    from homeoffice.rooms.services import set_room_units
+
     buildings = {}
     for name, (address, _floors) in BUILDINGS.items():
         buildings[name] = _upsert(session, Building, {"name": name}, {"address": address})
     session.flush()
-    count = 0
-    next_number: dict[str, int] = {}
-    for unit_name, (size, building_name, _title) in UNITS.items():
-        building = buildings[building_name]
-        floors = BUILDINGS[building_name][1]
-        for _ in range(max(3, int(size * 0.6))):
-            sequence = next_number.get(building_name, 0)
-            next_number[building_name] = sequence + 1
-            floor = sequence % floors
-            number = f"{floor}.{sequence // floors + 1:02d}"
-            capacity = rng.choice((1, 1, 2, 2, 2, 3))
-            _upsert(
-                session,
-                Room,
-                {"building_id": building.id, "number": number},
-                {
-                    "floor": floor,
-                    "capacity": capacity,
-                    # a few rooms with no window to open are not used under infection control
-                    "infection_capacity": 0 if rng.random() < 0.05 else 1,
-                    "step_free": floor == 0 or building_name != "Bauhof",
-                    "unit_id": units[unit_name].id,
-                },
-            )
-            count += 1
-    return count
+    for spec in specs:
+        room = _upsert(
+            session,
+            Room,
+            {"building_id": buildings[spec.building].id, "number": spec.number},
+            {
+                "floor": spec.floor,
+                "capacity": spec.capacity,
+                "infection_capacity": spec.infection_capacity,
+                "step_free": spec.step_free,
+            },
+        )
+        session.flush()
+        set_room_units(session, room, [units[name].id for name in spec.units])
+    return len(specs)
 
 
 def _laptops(session: Session, rng: random.Random) -> int:

@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from homeoffice.access.models import CertificateAuthorityRecord, Credential, RemoteApplication
 from homeoffice.agreements.models import Agreement, HomeOfficeRequest
+from homeoffice.api.models import ApiToken
 from homeoffice.audit.models import AuditEvent
 from homeoffice.auth.models import LoginAttempt, LoginSession
 from homeoffice.devices.models import Device, Handover
@@ -12,7 +13,7 @@ from homeoffice.directory.models import (
     LocalDirectoryMembership,
     LocalDirectoryUser,
 )
-from homeoffice.jobs.models import JobLease, JobRun
+from homeoffice.jobs.models import JobLease, JobRun, Reminder
 from homeoffice.notifications.models import OutboxMessage
 from homeoffice.people.models import Person, Unit
 from homeoffice.presence.models import (
@@ -23,20 +24,31 @@ from homeoffice.presence.models import (
     Rotation,
     Swap,
 )
-from homeoffice.rooms.models import Building, HomeRoom, Room, RoomAllocation
+from homeoffice.rooms.models import (
+    AllocationRun,
+    Building,
+    HomeRoom,
+    Room,
+    RoomAllocation,
+    RoomUnit,
+)
 from homeoffice.tasks.models import ItTask
+from homeoffice.webhooks.models import Webhook, WebhookDelivery
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "JobLease",
     "JobRun",
+    "Reminder",
     "Absence",
     "CalendarFeed",
     "DayOverride",
     "GroupMembership",
+    "AllocationRun",
     "HomeRoom",
     "RoomAllocation",
+    "RoomUnit",
     "Rotation",
     "Swap",
     "CertificateAuthorityRecord",
@@ -44,6 +56,7 @@ __all__ = [
     "Handover",
     "RemoteApplication",
     "Agreement",
+    "ApiToken",
     "HomeOfficeRequest",
     "ItTask",
     "OutboxMessage",
@@ -58,5 +71,7 @@ __all__ = [
     "Person",
     "Room",
     "Unit",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

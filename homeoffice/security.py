@@ -110,6 +110,12 @@ def _enforce_access():
     access = getattr(view, "access", None)
     if access == PUBLIC:
         return None
+    check = getattr(view, "access_check", None)
+    if check is not None and access:
+        # Views that authenticate their own way (the JSON API: bearer tokens, JSON
+        # errors instead of the login page) bring their check; it runs here, so this
+        # stays the one place that decides every request's access.
+        return check(access)
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if not access:

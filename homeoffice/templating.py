@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -92,6 +92,11 @@ SWAP_STATE_LABELS = {
     "declined": _l("declined"),
     "withdrawn": _l("withdrawn"),
 }
+JOB_OUTCOME_LABELS = {
+    "ok": _l("done"),
+    "failed": _l("failed"),
+    "skipped": _l("skipped"),
+}
 CONTACT_KIND_LABELS = {
     "same day": _l("same room, same day"),
     "day before": _l("same room, the day before"),
@@ -138,6 +143,7 @@ NAVIGATION = (
     ("people.team", _l("My team"), {SUPERVISOR}),
     ("presence.unit_month", _l("Team plan"), {SUPERVISOR}),
     ("people.staff", _l("Staff"), {HR, ADMIN}),
+    ("reports.status", _l("Status report"), {HR, ADMIN}),
     ("access.tasks", _l("IT tasks"), {IT}),
     ("devices.inventory", _l("Laptops"), {IT}),
     ("devices.overdue", _l("Overdue returns"), {IT}),
@@ -148,6 +154,8 @@ NAVIGATION = (
     ("presence.contacts", _l("Contact report"), {FACILITY}),
     ("admin.roles", _l("Roles"), {ADMIN}),
     ("admin.policies_page", _l("Rules"), {ADMIN}),
+    ("admin.jobs", _l("Jobs"), {ADMIN}),
+    ("webhooks.index", _l("Webhooks"), {ADMIN}),
     ("admin.audit_log", _l("Audit log"), {ADMIN}),
 )
 
@@ -195,6 +203,8 @@ def role_labels(roles) -> list[str]:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["format_date"] = format_date
+    # In the administration's time zone (BABEL_DEFAULT_TIMEZONE), not UTC.
+    app.jinja_env.filters["format_datetime"] = format_datetime
 
     from homeoffice.agreements import labels
 
@@ -212,6 +222,7 @@ def init_app(app: Flask) -> None:
             "rotation_label": lambda kind: str(ROTATION_LABELS.get(kind, kind)),
             "swap_state_label": lambda state: str(SWAP_STATE_LABELS.get(state, state)),
             "contact_kind_label": lambda kind: str(CONTACT_KIND_LABELS.get(kind, kind)),
+            "job_outcome_label": lambda outcome: str(JOB_OUTCOME_LABELS.get(outcome, outcome)),
             "difference_label": lambda kind: str(DIFFERENCE_LABELS.get(kind, kind)),
             "verdict_view": verdict_view,
             "localized": localized,

@@ -297,3 +297,24 @@ def person(request, live_server, findings):
     yield log_in
     for context in contexts:
         context.close()
+
+
+# --- a mail server ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server(tmp_path_factory) -> Iterator:
+    """A real SMTP server requiring STARTTLS and login (tests/servers/smtp.py), running
+    at the test's start; ``.settings()`` are the app settings that send through it."""
+    import importlib.util
+
+    from tests.servers import unavailable
+
+    if importlib.util.find_spec("aiosmtpd") is None:
+        unavailable("aiosmtpd not installed: pip install -e '.[test]'")
+    from tests.servers.smtp import SmtpServer
+
+    server = SmtpServer(tmp_path_factory.mktemp("smtp"))
+    server.start()
+    yield server
+    server.stop()

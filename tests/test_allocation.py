@@ -51,9 +51,14 @@ def room(
     *,
     building: str = "Rathaus",
     unit: int | None = None,
+    units: Iterable[int] = (),
     step_free: bool = False,
 ) -> RoomSlot:
-    return RoomSlot(id=id, building=building, unit_id=unit, capacity=capacity, step_free=step_free)
+    """A room of ``unit``, of several ``units``, or of any unit when both are left out."""
+    unit_ids = frozenset(units) | ({unit} if unit is not None else set())
+    return RoomSlot(
+        id=id, building=building, unit_ids=unit_ids, capacity=capacity, step_free=step_free
+    )
 
 
 def person(
@@ -80,8 +85,8 @@ def may_use(attendee: Attendee, slot: RoomSlot, restrict: bool = False) -> bool:
     if slot.capacity <= 0 or (attendee.needs_step_free and not slot.step_free):
         return False
     if restrict:
-        return slot.unit_id is None or (
-            attendee.unit_id is not None and slot.unit_id == attendee.unit_id
+        return not slot.unit_ids or (
+            attendee.unit_id is not None and attendee.unit_id in slot.unit_ids
         )
     return True
 
@@ -350,6 +355,37 @@ def test_restricted_to_own_unit_leaves_other_units_rooms_empty() -> None:
     assert unrestricted.home == {10: 1, 11: 3, 12: 2}
 
 
+def test_a_room_of_two_units_is_own_room_for_both_and_closed_to_a_third() -> None:
+    shared_by_two = room(1, units=[1, 2])
+    rooms = [shared_by_two, room(2), room(3, unit=3)]
+    one, two, three = (
+        person(10, [MONDAY], unit=1),
+        person(11, [MONDAY], unit=2),
+        person(12, [MONDAY], unit=3),
+    )
+    # each of the two units prefers the room to the room without a unit
+    assert assign_home_rooms([one], rooms) == {10: 1}
+    assert assign_home_rooms([two], rooms) == {11: 1}
+    # unit 3 takes it only when nothing else is left, and never when restricted
+    assert assign_home_rooms([three], rooms) == {12: 3}
+    crowd = [person(i, [MONDAY], unit=3) for i in (20, 21, 22)]
+    assert allocate(crowd, rooms, [MONDAY]).by_day[MONDAY].placed == {20: 3, 21: 2, 22: 1}
+    restricted = allocate(crowd, rooms, [MONDAY], restrict_to_own_unit=True).by_day[MONDAY]
+    assert restricted.placed == {20: 3, 21: 2} and restricted.unplaced == [22]
+    # the two units both reach it under the restriction
+    pair = allocate(
+        [one, two], [shared_by_two, room(3, unit=3)], [MONDAY], restrict_to_own_unit=True
+    ).by_day[MONDAY]
+    assert len(pair.placed) == 1 and pair.unplaced and set(pair.placed.values()) == {1}
+
+
+def test_a_shared_room_of_the_own_unit_comes_before_a_room_without_a_unit() -> None:
+    rooms = [room(1), room(2, units=[1, 2], building="Stadthaus"), room(3, units=[2, 1])]
+    home = assign_home_rooms([person(i, HORIZON, unit=1) for i in (10, 11, 12)], rooms)
+    # own unit in the own building, own unit elsewhere, then the room of any unit
+    assert home == {10: 3, 11: 2, 12: 1}
+
+
 # -- results and conflicts --------------------------------------------------------------
 
 
@@ -492,7 +528,8 @@ def offices(
         RoomSlot(
             id=i,
             building=draw(st.sampled_from(["Rathaus", "Stadthaus"])),
-            unit_id=draw(st.sampled_from([None, 1, 2])),
+            # no unit (any unit), one unit, or a room two units share
+            unit_ids=frozenset(draw(st.sets(st.sampled_from([1, 2, 3]), max_size=2))),
             capacity=draw(st.sampled_from([0, 1, 1, 1, 2])),
             step_free=draw(st.booleans()),
         )
@@ -501,7 +538,7 @@ def offices(
     attendees = [
         Attendee(
             id=i,
-            unit_id=draw(st.sampled_from([None, 1, 2])),
+            unit_id=draw(st.sampled_from([None, 1, 2, 3])),
             building=draw(st.sampled_from(["Rathaus", "Stadthaus", None])),
             needs_step_free=draw(st.sampled_from([False, False, False, True])),
             group=draw(st.sampled_from([None, 1, 2, 3])),

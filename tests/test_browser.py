@@ -15,7 +15,7 @@ from sqlmodel import select
 from homeoffice.db import session_scope
 from homeoffice.devices.models import DEVICE_STATES, Device
 from homeoffice.people.models import Unit
-from homeoffice.rooms.models import Building, Room
+from homeoffice.rooms.models import Building, Room, RoomUnit
 from tests.conftest import PASSWORD, PEOPLE
 from tests.servers.browser import check_accessibility
 
@@ -26,7 +26,8 @@ NAV_LABELS = (
     "Start", "Mein Homeoffice", "Meine Geräte", "Meine Woche", "Anträge im Team",
     "Anträge zur Entscheidung", "Mein Team", "Teamplan", "Beschäftigte", "IT-Aufgaben",
     "Laptops", "Überfällige Rückgaben", "Abgleich", "Exporte", "Räume", "Belegung",
-    "Kontaktbericht", "Rollen", "Regeln", "Protokoll",
+    "Kontaktbericht", "Sachstandsbericht", "Rollen", "Regeln", "Abläufe", "Webhooks",
+    "Protokoll",
 )
 
 #: the nav entries each role sees, from NAVIGATION in homeoffice/templating.py
@@ -34,10 +35,13 @@ MINE = ["Start", "Mein Homeoffice", "Meine Geräte", "Meine Woche"]
 EXPECTED_NAV = {
     "employee": MINE,
     "supervisor": [*MINE, "Anträge im Team", "Mein Team", "Teamplan"],
-    "hr": [*MINE, "Anträge zur Entscheidung", "Beschäftigte", "Exporte"],
+    "hr": [*MINE, "Anträge zur Entscheidung", "Beschäftigte", "Sachstandsbericht", "Exporte"],
     "it": [*MINE, "IT-Aufgaben", "Laptops", "Überfällige Rückgaben", "Abgleich", "Exporte"],
     "facility": [*MINE, "Exporte", "Räume", "Belegung", "Kontaktbericht"],
-    "admin": [*MINE, "Beschäftigte", "Rollen", "Regeln", "Protokoll"],
+    "admin": [
+        *MINE, "Beschäftigte", "Sachstandsbericht", "Rollen", "Regeln", "Abläufe", "Webhooks",
+        "Protokoll",
+    ],
 }
 
 ROLES = sorted(EXPECTED_NAV)
@@ -135,8 +139,11 @@ def furnished(app) -> None:
         session.add(building)
         session.flush()
         unit_id = session.exec(select(Unit.id)).first()
-        session.add(Room(building_id=building.id, number="1.01", floor=1, capacity=4,
-                         infection_capacity=2, step_free=True, unit_id=unit_id))
+        shared = Room(building_id=building.id, number="1.01", floor=1, capacity=4,
+                      infection_capacity=2, step_free=True)
+        session.add(shared)
+        session.flush()
+        session.add(RoomUnit(room_id=shared.id, unit_id=unit_id))
         session.add(Room(building_id=building.id, number="0.12", capacity=2))
         for number, state in enumerate(DEVICE_STATES):
             session.add(Device(asset_tag=f"NB-{number}", serial_number=f"SN-{number}",

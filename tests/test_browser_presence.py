@@ -18,7 +18,7 @@ from homeoffice.people.models import Person, Unit
 from homeoffice.presence import plan
 from homeoffice.presence import services as presence
 from homeoffice.rooms import services as rooms
-from homeoffice.rooms.models import Building, Room
+from homeoffice.rooms.models import Building, Room, RoomUnit
 from tests.agreement_helpers import share_agreement
 from tests.conftest import PEOPLE
 from tests.servers.browser import Findings
@@ -45,8 +45,6 @@ CONTACT_KINDS = (
 
 
 # --- watching pages (as in test_browser_agreements) -------------------------------------
-
-
 
 
 def heading(page: Page) -> Locator:
@@ -121,17 +119,17 @@ def buergerbuero(app) -> None:
         session.add(building)
         session.flush()
         for number in ROOM_NUMBERS:
-            session.add(
-                Room(
-                    building_id=building.id,
-                    number=number,
-                    floor=1,
-                    capacity=2,
-                    infection_capacity=1,
-                    unit_id=people["employee"].unit_id,
-                    step_free=True,
-                )
+            room = Room(
+                building_id=building.id,
+                number=number,
+                floor=1,
+                capacity=2,
+                infection_capacity=1,
+                step_free=True,
             )
+            session.add(room)
+            session.flush()
+            session.add(RoomUnit(room_id=room.id, unit_id=people["employee"].unit_id))
 
 
 @pytest.fixture
@@ -195,8 +193,15 @@ def expect_week(app, page: Page, role: str, monday: date) -> None:
         expect(row.get_by_role("cell")).to_have_text([where, room, f"Wechsel, Gruppe {group}"])
 
 
+def _run_count(app) -> int:
+    from homeoffice.rooms.models import AllocationRun
+
+    with app.app_context(), session_scope() as session:
+        return len(session.exec(select(AllocationRun.id)).all())
+
+
 def test_supervisor_plans_facility_allocates_and_the_employee_sees_the_rooms(
-    app, buergerbuero, person, findings: Findings
+    app, buergerbuero, person, findings: Findings, live_server
 ):
     """Teamplan: weekly A/B rotation from today, Emre in A and Carla in B, the month grid
     with groups and B/H letters; Belegung: the rooms from today, the summary and who sits
@@ -274,6 +279,25 @@ def test_supervisor_plans_facility_allocates_and_the_employee_sees_the_rooms(
         facility.get_by_text(re.compile(r"^\d+ von \d+ Bürotagen haben einen Raum\.$"))
     ).to_be_visible()
     findings.audit(facility, "allocation summary")
+    # Post/redirect/get: the summary is the stored run's page; reloading it shows the
+    # same run and allocates nothing again.
+    expect(facility).to_have_url(re.compile(r"/rooms/allocation-runs/\d+$"))
+    run_path = facility.url.removeprefix(live_server)
+    runs = _run_count(app)
+    facility.reload()
+    expect(heading(facility)).to_have_text(
+        f"Raumverteilung vom {TODAY:%d.%m.%Y} bis {end:%d.%m.%Y}"
+    )
+    assert _run_count(app) == runs
+    facility.get_by_role("link", name="Zurück zur Belegung").click()
+    # The occupancy page leads to the list of runs, and the list to this run.
+    facility.locator('a[href="/rooms/allocation-runs"]').click()
+    expect(heading(facility)).to_be_visible()
+    findings.audit(facility, "allocation runs")
+    facility.locator(f'a[href="{run_path}"]').click()
+    expect(heading(facility)).to_have_text(
+        f"Raumverteilung vom {TODAY:%d.%m.%Y} bis {end:%d.%m.%Y}"
+    )
     facility.get_by_role("link", name="Zurück zur Belegung").click()
 
     next_week = THIS_MONDAY + timedelta(weeks=1)

@@ -7,7 +7,7 @@ from sqlmodel import func, select
 from homeoffice.db import session_scope
 from homeoffice.devices.models import Device
 from homeoffice.people.models import Person, Unit
-from homeoffice.rooms.models import Room
+from homeoffice.rooms.models import AllocationRun, Room, RoomUnit
 from tests.conftest import csrf_token
 
 
@@ -15,7 +15,7 @@ def _counts(app):
     with app.app_context(), session_scope() as session:
         return tuple(
             session.exec(select(func.count()).select_from(model)).one()
-            for model in (Person, Unit, Room, Device)
+            for model in (Person, Unit, Room, Device, RoomUnit, AllocationRun)
         )
 
 
@@ -42,8 +42,11 @@ def test_demo_data_is_idempotent_and_logins_work(tmp_path, monkeypatch):
     second = runner.invoke(args=["demo-data", "--password", "Demo-Passwort-1"])
     assert second.exit_code == 0
     assert _counts(app) == counts  # nothing twice
-    people, units, rooms, devices = counts
+    people, units, rooms, devices, room_units, runs = counts
     assert 300 <= people <= 400 and 8 <= units <= 12 and rooms > 0 and devices > 0
+    # every room has its unit, a few a neighbouring unit too; the rooms were allocated
+    # once, at the end, not after every approval of the history
+    assert rooms < room_units < rooms * 1.3 and runs == 1
     for login in (
         "demo.employee",
         "demo.supervisor",

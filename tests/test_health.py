@@ -8,7 +8,41 @@ from tests.conftest import make_app
 def test_health_ok_without_login(client):
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "directory": "ok"}
+    assert response.json == {"status": "ok", "database": "ok", "directory": "ok", "jobs": "ok"}
+
+
+def test_health_warns_after_repeated_job_failures(app, client):
+    from homeoffice.db import session_scope
+    from homeoffice.jobs.models import FAILED, OK, JobRun
+
+    def runs(*outcomes):
+        with app.app_context(), session_scope() as session:
+            for number, outcome in enumerate(outcomes):
+                session.add(
+                    JobRun(
+                        job="sync_directory",
+                        occurrence=f"2026-11-{number + 1:02d}",
+                        outcome=outcome,
+                        holder="test",
+                        error="LDAPSocketOpenError",
+                    )
+                )
+
+    runs(FAILED, FAILED)
+    assert client.get("/health").json["jobs"] == "ok"  # two failures are not yet a pattern
+    runs(FAILED)
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json["status"] == "warning"
+    assert response.json["jobs"] == "warning"
+    assert "LDAP" not in response.get_data(as_text=True)  # details go to the log only
+    runs(OK)
+    assert client.get("/health").json == {
+        "status": "ok",
+        "database": "ok",
+        "directory": "ok",
+        "jobs": "ok",
+    }
 
 
 def test_health_reports_unreachable_sqlite_database(tmp_path, monkeypatch):

@@ -21,15 +21,19 @@ from homeoffice.audit.models import AuditEvent
 from homeoffice.audit.services import record
 from homeoffice.db import session_scope
 from homeoffice.jobs.models import JobLease, JobRun
-from homeoffice.jobs.runner import JOBS, run_job
+from homeoffice.jobs.runner import JOBS, LEASE, run_job
 from homeoffice.jobs.schedule import (
     DAY,
+    INTERVAL,
+    JOBSTORE_TABLE,
     MINUTE,
-    QUARTER,
-    SCHEDULE,
+    RETRY_ID,
+    WEEK,
     build_scheduler,
+    next_runs,
     occurrence_key,
     run_scheduled,
+    schedule,
 )
 from homeoffice.people.models import Person
 from tests.conftest import ROLE_GROUPS, SECRET_KEY, both_databases
@@ -165,6 +169,32 @@ def test_a_lease_held_elsewhere_skips_the_run(app, monkeypatch):
         assert session.get(JobLease, "apply_dates").holder == "other:1:x"
 
 
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(app, monkeypatch):
+    import socket
+
+    calls = _counting(monkeypatch)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no longer exists
+    alive = os.getppid()
+    here = socket.gethostname()
+    with app.app_context(), session_scope() as session:
+        session.add(
+            JobLease(job="apply_dates", holder=f"{here}:{alive}:x", expires_at=MORNING + LEASE)
+        )
+        session.add(
+            JobLease(job="revoke_access", holder=f"{here}:{gone.pid}:x", expires_at=MORNING + LEASE)
+        )
+
+    # A living holder keeps its claim; a dead one on this host loses it before it expires.
+    assert run_job(app, "apply_dates", occurrence="o", clock=SettableClock(MORNING)) is None
+    assert calls == []
+    run = run_job(app, "revoke_access", occurrence="o", clock=SettableClock(MORNING))
+    assert run is not None and run.outcome == "ok"
+    with app.app_context(), session_scope() as session:
+        assert session.get(JobLease, "revoke_access") is None  # released after the run
+        assert session.get(JobLease, "apply_dates").holder == f"{here}:{alive}:x"
+
+
 @both_databases
 def test_an_expired_lease_is_taken_over(app, monkeypatch):
     agreement_id = _future_agreement(app)
@@ -234,26 +264,82 @@ def test_a_run_finished_elsewhere_meanwhile_rolls_back(app, monkeypatch):
 
 def test_occurrence_keys():
     late_evening = datetime(2026, 11, 30, 23, 14, 59, 999, tzinfo=UTC)
+    assert occurrence_key(WEEK, late_evening, BERLIN) == "2026-W49"  # Tuesday in Berlin
     assert occurrence_key(DAY, late_evening, BERLIN) == "2026-12-01"
-    assert occurrence_key(QUARTER, late_evening, BERLIN) == "2026-11-30T23:00Z"
+    assert occurrence_key(INTERVAL, late_evening, BERLIN) == "2026-11-30T23:00Z"
+    assert occurrence_key(INTERVAL, late_evening, BERLIN, minutes=5) == "2026-11-30T23:10Z"
     assert occurrence_key(MINUTE, late_evening, BERLIN) == "2026-11-30T23:14Z"
-    # a run delayed within the misfire grace time stays in its quarter
-    assert occurrence_key(QUARTER, late_evening.replace(minute=4), BERLIN) == "2026-11-30T23:00Z"
+    # a run delayed within the misfire grace time stays in its interval
+    assert occurrence_key(INTERVAL, late_evening.replace(minute=4), BERLIN) == "2026-11-30T23:00Z"
     with pytest.raises(ValueError):
-        occurrence_key("week", late_evening, BERLIN)
+        occurrence_key("fortnight", late_evening, BERLIN)
 
 
-def test_the_scheduler_knows_every_job(app):
-    scheduler = build_scheduler(app)
-    jobs = {job.id: job for job in scheduler.get_jobs()}
+def test_the_scheduler_knows_every_job_and_keeps_them_in_the_database(app):
+    engine = app.extensions["homeoffice.engine"]
+    with engine.begin() as connection:
+        # a job an older version scheduled: removed at the next start
+        connection.exec_driver_sql(
+            f"CREATE TABLE {JOBSTORE_TABLE} (id VARCHAR(191) PRIMARY KEY, "
+            "next_run_time FLOAT, job_state BLOB NOT NULL)"
+        )
+        connection.exec_driver_sql(
+            f"INSERT INTO {JOBSTORE_TABLE} VALUES ('renamed_job', NULL, x'00')"
+        )
+    scheduler = build_scheduler(app, background=True)
+    scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == set(JOBS) | {RETRY_ID}
+        assert set(JOBS) == {entry.job for entry in schedule(app.config)}
+        for job in jobs.values():
+            assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 300)
+        assert str(jobs["apply_dates"].trigger) == "cron[minute='*/15']"
+        assert str(jobs["revoke_access"].trigger) == "cron[minute='5-59/15']"
+        assert str(jobs["deliver_mail"].trigger) == "cron[minute='*']"
+        assert str(jobs["sync_directory"].trigger) == "cron[hour='2', minute='0']"
+        assert str(jobs["weekly_plan"].trigger) == (
+            "cron[day_of_week='fri', hour='12', minute='0']"
+        )
+        assert str(scheduler.timezone) == "Europe/Berlin"
+    finally:
+        scheduler.shutdown(wait=False)
+    # The persistent store: the jobs and their next run times are rows in our database.
+    with engine.connect() as connection:
+        stored = dict(
+            connection.exec_driver_sql(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE}").all()
+        )
+    assert set(stored) == set(JOBS) | {RETRY_ID}
+    assert all(next_run is not None for next_run in stored.values())
 
-    assert set(jobs) == set(JOBS) == {entry.job for entry in SCHEDULE}
-    for job in jobs.values():
-        assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 300)
-    assert str(jobs["apply_dates"].trigger) == "cron[minute='*/15']"
-    assert str(jobs["deliver_mail"].trigger) == "cron[minute='*']"
-    assert str(jobs["sync_directory"].trigger) == "cron[hour='2', minute='0']"
-    assert str(scheduler.timezone) == "Europe/Berlin"
+
+def test_the_schedule_follows_the_settings(app):
+    app.config.update(ACCESS_JOB_MINUTES=5, WEEKLY_PLAN_DAY="thu", WEEKLY_PLAN_TIME="15:30")
+    entries = {entry.job: entry for entry in schedule(app.config)}
+    assert entries["apply_dates"].cron == {"minute": "*/5"}
+    assert entries["revoke_access"].cron == {"minute": "1-59/5"}
+    upcoming = next_runs(app.config, MORNING)  # Tuesday 08:00 in Berlin
+    assert upcoming["revoke_access"] == datetime(2026, 12, 1, 8, 1, tzinfo=BERLIN)
+    assert upcoming["sync_directory"] == datetime(2026, 12, 2, 2, 0, tzinfo=BERLIN)
+    assert upcoming["weekly_plan"] == datetime(2026, 12, 3, 15, 30, tzinfo=BERLIN)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ACCESS_JOB_MINUTES", 7),
+        ("WEEKLY_PLAN_DAY", "freitag"),
+        ("WEEKLY_PLAN_TIME", "25:00"),
+        ("REMINDER_DAYS", [30, -1]),
+        ("JOB_RETRY_MINUTES", 0),
+    ],
+)
+def test_schedule_settings_that_cannot_work_are_refused(database_url, tmp_path, key, value):
+    from homeoffice.config import ConfigError
+    from tests.conftest import make_app
+
+    with pytest.raises(ConfigError, match=key):
+        make_app(database_url, tmp_path, **{key: value})
 
 
 # --- two processes on PostgreSQL -------------------------------------------------------
@@ -266,7 +352,7 @@ _RACER = textwrap.dedent(
     import homeoffice.models
     from homeoffice import create_app
     from homeoffice.audit.services import record
-    from homeoffice.jobs.runner import JOBS, run_job
+    from homeoffice.jobs.runner import JOBS, LEASE, run_job
 
     def slow_effect(app, session, today):
         record(session, action="test.raced")
@@ -340,7 +426,7 @@ def test_every_job_runs(app):
 
 
 def test_a_trigger_runs_its_occurrence(app):
-    run_scheduled(app, SCHEDULE[0], SettableClock(MORNING + timedelta(minutes=7)))
+    run_scheduled(app, schedule(app.config)[0], SettableClock(MORNING + timedelta(minutes=7)))
     assert [(occurrence, outcome) for occurrence, outcome, _, _ in _runs(app)] == [
         ("2026-12-01T07:00Z", "ok")
     ]

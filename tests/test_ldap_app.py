@@ -95,7 +95,9 @@ def test_filter_injection_login_names_are_refused(ldap_app, username):
 
 def test_directory_down_gives_a_clear_message_and_health_503(ldap_app, slapd):
     client = ldap_app.test_client()
-    assert client.get("/health").json == {"status": "ok", "database": "ok", "directory": "ok"}
+    assert client.get("/health").json == {
+        "status": "ok", "database": "ok", "directory": "ok", "jobs": "ok"
+    }
     slapd.stop()
     response = _login(client, "jmueller", PEOPLE["jmueller"].password)
     assert response.status_code == 503

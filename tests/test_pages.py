@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import select
 
 from homeoffice.db import session_scope
-from homeoffice.devices.models import Device
+from homeoffice.devices.models import Device, Handover
 from homeoffice.directory.local import LocalDirectory
 from homeoffice.directory.models import LocalDirectoryUser
 from homeoffice.people.services import sync_people
@@ -12,7 +12,14 @@ from homeoffice.rooms.models import Building, Room
 from tests.conftest import ROLE_GROUPS, count_queries, dn_of, password_hash
 
 PAGES = {
-    "employee": ["/", "/homeoffice/", "/presence/", "/presence/swaps", "/devices/mine"],
+    "employee": [
+        "/",
+        "/homeoffice/",
+        "/presence/",
+        "/presence/swaps",
+        "/devices/mine",
+        "/api-tokens",
+    ],
     "supervisor": ["/people/team", "/homeoffice/team", "/presence/unit"],
     "hr": [
         "/people/",
@@ -21,10 +28,25 @@ PAGES = {
         "/homeoffice/queue",
         "/homeoffice/queue?verdict=eligible&page=2",
         "/homeoffice/queue?state=approved",
+        "/reports/status",
+        "/reports/status/print",
     ],
     "it": ["/devices/", "/devices/?state=in_stock"],
-    "facility": ["/rooms/", "/presence/occupancy"],
-    "admin": ["/admin/audit", "/admin/roles", "/admin/policies"],
+    "facility": [
+        "/rooms/",
+        "/presence/occupancy",
+        "/rooms/allocation-runs",
+        "/rooms/allocation-runs/1",
+    ],
+    "admin": [
+        "/admin/audit",
+        "/admin/roles",
+        "/admin/policies",
+        "/admin/jobs",
+        "/reports/status",
+        "/admin/service-tokens",
+        "/admin/webhooks/",
+    ],
 }
 
 
@@ -50,6 +72,81 @@ def _grow(app, n: int, start: int) -> None:
         session.flush()
         sync_people(session=session, directory=LocalDirectory(session), role_groups=ROLE_GROUPS)
         _requests_and_agreements(session, [f"staff{i}" for i in range(start, start + n)])
+        _allocation_runs(session, [f"staff{i}" for i in range(start, start + n)])
+        _laptops_and_access(session, start, n)
+
+
+def _laptops_and_access(session, start: int, n: int) -> None:
+    """For the status report: each new agreement holder gets a laptop (every third one
+    overdue), VPN and terminal-server access; every second request is decided."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from homeoffice.access.models import Credential
+    from homeoffice.agreements.models import Agreement, HomeOfficeRequest
+    from homeoffice.people.models import Person
+
+    usernames = [f"staff{i}" for i in range(start, start + n)]
+    rows = session.exec(
+        select(Agreement, Person)
+        .join(Person, Person.id == Agreement.person_id)
+        .where(Person.username.in_(usernames))
+    ).all()
+    devices = {d.asset_tag: d for d in session.exec(select(Device)).all()}
+    for number, (agreement, person) in enumerate(rows):
+        device = devices[f"NB-{person.username.removeprefix('staff')}"]
+        session.add(
+            Handover(
+                device_id=device.id,
+                person_id=person.id,
+                agreement_id=agreement.id,
+                handed_over_on=date.today(),
+                handed_over_by_id=person.id,
+                expected_return=date.today() - timedelta(days=1 if number % 3 == 0 else -30),
+            )
+        )
+        for kind in ("vpn_group", "terminal_server_secret"):
+            session.add(Credential(person_id=person.id, agreement_id=agreement.id, kind=kind))
+        request = session.get(HomeOfficeRequest, agreement.request_id)
+        request.submitted_at = datetime.now(UTC) - timedelta(days=number % 10 + 1)
+        request.decided_at = datetime.now(UTC)
+    session.flush()
+
+
+def _allocation_runs(session, usernames) -> None:
+    """Run 1 gets a conflict with room suggestions for every new person, shared by two
+    units each, and one more run per five people fills the list of runs."""
+    from datetime import date
+
+    from homeoffice.people.models import Person, Unit
+    from homeoffice.rooms.models import AllocationRun, RoomUnit
+
+    people = session.exec(select(Person).where(Person.username.in_(usernames))).all()
+    room_ids = [
+        r.id for r in session.exec(select(Room).order_by(Room.id.desc()).limit(len(people)))
+    ]
+    unit_ids = session.exec(select(Unit.id).limit(2)).all()
+    for room_id in room_ids:
+        session.add_all(RoomUnit(room_id=room_id, unit_id=unit_id) for unit_id in unit_ids)
+    today = date.today()
+    conflicts = [
+        {
+            "day": today.isoformat(),
+            "person_id": person.id,
+            "reason": "own_unit_full",
+            "rooms": room_ids[:10],
+            "days": [today.isoformat()],
+        }
+        for person in people
+    ]
+    run = session.get(AllocationRun, 1)
+    if run is None:
+        run = AllocationRun(id=1, from_day=today, to_day=today, by_id=people[0].id)
+        session.add(run)
+    run.conflicts = [*run.conflicts, *conflicts]  # a new list, so the JSON column is saved
+    run.unplaced = len(run.conflicts)
+    for number in range(len(people) // 5):
+        session.add(AllocationRun(from_day=today, to_day=today, by_id=people[number].id))
+    session.flush()
 
 
 def _requests_and_agreements(session, usernames) -> None:

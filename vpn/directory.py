@@ -27,6 +27,10 @@ class DirectoryUnavailable(DirectoryError):
     """The directory could not be reached or did not answer in time."""
 
 
+class NoSuchEntry(DirectoryError):
+    """The entry the operation names does not exist (e.g. the account was deleted)."""
+
+
 @dataclass(frozen=True)
 class DirectoryPerson:
     """A person as the directory describes them, already mapped to our field names."""

@@ -61,6 +61,7 @@ from vpn.directory import (
     DirectoryError,
     DirectoryPerson,
     DirectoryUnavailable,
+    NoSuchEntry,
     is_blank,
     normalize_dn,
 )
@@ -267,6 +268,8 @@ def _failure(action: str, exc: Exception) -> DirectoryError:
         | OSError,
     ):
         return DirectoryUnavailable(f"directory not reachable ({action}): {exc}")
+    if isinstance(exc, ldap_errors.LDAPNoSuchObjectResult):
+        return NoSuchEntry(f"{action}: no such entry: {exc.message or exc.description}".strip())
     if isinstance(exc, ldap_errors.LDAPOperationResult):
         return DirectoryError(
             f"{action}: the directory refused: {exc.description} {exc.message or ''}".strip()

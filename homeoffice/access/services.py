@@ -43,10 +43,12 @@ from homeoffice.tasks.models import (
     REVOKE_ACCESS,
     ItTask,
 )
+from homeoffice.webhooks import services as webhooks
+from homeoffice.webhooks.models import ACCESS_ISSUED, ACCESS_REVOKED
 from vpn import credentials as vpn_credentials
 from vpn import wireguard
 from vpn.ca import client_not_after
-from vpn.directory import Directory, DirectoryError, normalize_dn
+from vpn.directory import Directory, DirectoryError, NoSuchEntry, normalize_dn
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +216,7 @@ def issue(
             "expires_on": str(agreement.end_date) if agreement.end_date else None,
         },
     )
+    webhooks.emit(session, ACCESS_ISSUED, webhooks.access_payload(agreement, owner, kinds))
     return result
 
 
@@ -389,7 +392,12 @@ def revoke(
                 directory.remove_from_group(group_of(kind, config), owner.dn)
         if VPN_GROUP in kinds or TERMINAL_SERVER_GROUP in kinds:
             # The account's remote access ends yesterday: no use from today on.
-            directory.set_account_expiry(owner.dn, today - timedelta(days=1))
+            try:
+                directory.set_account_expiry(owner.dn, today - timedelta(days=1))
+            except NoSuchEntry:
+                # The account was deleted (the person left): it cannot log in at all,
+                # so there is nothing left to expire. The group entries went above.
+                pass
     except DirectoryError as exc:
         raise AccessError(
             _l(
@@ -415,6 +423,8 @@ def revoke(
         after={"person": owner.username, "kinds": kinds},
         detail=reason,
     )
+    if kinds:
+        webhooks.emit(session, ACCESS_REVOKED, webhooks.access_payload(agreement, owner, kinds))
     return kinds
 
 
@@ -426,6 +436,11 @@ def revoke_due(*, session: Session, directory: Directory, config: Mapping, today
         select(ItTask).where(ItTask.kind == REVOKE_ACCESS, ItTask.state == OPEN)
     ).all()
     for task in tasks:
+        if task.state != OPEN:
+            # Closed by an earlier task of the same agreement in this batch (its revoke
+            # closes every open revocation task of the agreement); revoking again would
+            # record a second revocation, of nothing.
+            continue
         agreement = session.get(Agreement, task.agreement_id)
         owner = session.get(Person, task.person_id)
         try:

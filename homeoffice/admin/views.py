@@ -1,4 +1,4 @@
-"""Administration: the audit log and the role configuration."""
+"""Administration: the audit log, the role configuration, the rules and the jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from homeoffice.agreements.forms import ActionForm
 from homeoffice.audit.models import AuditEvent
-from homeoffice.db import get_session
+from homeoffice.db import get_session, utcnow
 from homeoffice.pagination import page_number, paginate
 from homeoffice.people.models import ADMIN, Person
 from homeoffice.security import roles_required
@@ -106,3 +106,55 @@ def roles():
         for role in person.role_set & set(role_groups):
             holders[role].append(person)
     return render_template("admin/roles.html", role_groups=role_groups, holders=holders)
+
+
+@bp.get("/jobs")
+@roles_required(ADMIN)
+def jobs():
+    """The scheduled jobs: what they do, next and last run, and their history."""
+    from homeoffice.jobs import services as jobs_services
+    from homeoffice.jobs.runner import JOBS
+
+    session = get_session()
+    selected = request.args.get("job") or None
+    if selected not in JOBS:
+        selected = None
+    page = paginate(
+        session,
+        jobs_services.history(selected),
+        number=page_number(request.args),
+        size=current_app.config["PAGE_SIZE"],
+    )
+    return render_template(
+        "admin/jobs.html",
+        jobs=jobs_services.overview(session, current_app.config, now=utcnow()),
+        page=page,
+        selected=selected,
+        warning=current_app.config["JOB_FAILURE_WARNING"],
+        form=ActionForm(),
+    )
+
+
+@bp.post("/jobs/<name>/run")
+@roles_required(ADMIN)
+def run_job_now(name: str):
+    from homeoffice.jobs import services as jobs_services
+
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        run = jobs_services.start_now(
+            get_session(), current_app._get_current_object(), name=name, by=current_user.person
+        )
+    except jobs_services.JobNotFound:
+        abort(404)
+    except jobs_services.NotAllowed:
+        abort(403)
+    if run is None:
+        flash(_("The job is running elsewhere right now; it was not started twice."), "warning")
+    elif run.outcome == "failed":
+        flash(_("The job failed: %(error)s", error=run.error), "danger")
+    else:
+        flash(_("The job has run."), "success")
+    return redirect(url_for("admin.jobs", job=name))

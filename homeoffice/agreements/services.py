@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -51,6 +52,8 @@ from homeoffice.tasks.models import (
     REVOKE_ACCESS,
     ItTask,
 )
+from homeoffice.webhooks import services as webhooks
+from homeoffice.webhooks.models import AGREEMENT_DECIDED
 
 log = logging.getLogger(__name__)
 
@@ -503,8 +506,13 @@ def decide(
     conditions: str,
     rule_book,
     today: date,
+    config: Mapping | None = None,
 ) -> Agreement | None:
-    """HR approves (creating the agreement) or rejects (with a reason)."""
+    """HR approves (creating the agreement) or rejects (with a reason).
+
+    An approval changes the person's office days from its start on, so the rooms are
+    allocated again from ``today`` (see `_replan`); a rejection changes no plan.
+    """
     if HR not in by.role_set:
         raise NotAllowed()
     if owner.id == by.id:
@@ -530,6 +538,7 @@ def decide(
             after={"state": REJECTED},
         )
         _notify_decided(session, req, owner)
+        webhooks.emit(session, AGREEMENT_DECIDED, webhooks.decision_payload(req, owner))
         return None
 
     if not req.eligible and not override_reason:
@@ -568,7 +577,28 @@ def decide(
         },
     )
     _notify_decided(session, req, owner)
+    webhooks.emit(session, AGREEMENT_DECIDED, webhooks.decision_payload(req, owner, agreement))
+    _replan(session, today=today, by=by, config=config)
     return agreement
+
+
+def _replan(session: Session, *, today: date, by: Person | None, config: Mapping | None) -> None:
+    """Allocate rooms again from ``today`` after an agreement changed someone's office
+    days, in the same transaction; past days keep their rooms.
+
+    ``config`` defaults to the app's (every caller runs in an app context). Imported
+    here because the presence services import this module.
+    """
+    from flask import current_app
+
+    from homeoffice.presence.services import replan
+
+    replan(
+        session=session,
+        config=config if config is not None else current_app.config,
+        today=today,
+        by=by,
+    )
 
 
 def _create_agreement(
@@ -735,8 +765,17 @@ def _open_handovers(session: Session, agreement_id: int) -> list:
 
 
 def revoke(
-    *, session: Session, agreement: Agreement, owner: Person, by: Person, reason: str
+    *,
+    session: Session,
+    agreement: Agreement,
+    owner: Person,
+    by: Person,
+    reason: str,
+    today: date | None = None,
+    config: Mapping | None = None,
 ) -> None:
+    """HR ends a current agreement early; the person is back in the office from today,
+    so the rooms are allocated again from today."""
     if HR not in by.role_set:
         raise NotAllowed()
     if owner.id == by.id:
@@ -755,6 +794,7 @@ def revoke(
         agreement=agreement,
         reason=reason,
     )
+    _replan(session, today=today or date.today(), by=by, config=config)
 
 
 def verify_health_certificate(
@@ -781,25 +821,45 @@ def record_health_view(session: Session, *, by: Person, object_type: str, object
     record(session, action="health.viewed", actor=by, object_type=object_type, object_id=object_id)
 
 
+def finish_agreement(
+    session: Session, agreement: Agreement, *, state: str, reason: str, by: Person | None
+) -> None:
+    """End an agreement outside the HR screens (e.g. its holder left the administration):
+    the same IT tasks and audit event as a revocation by HR."""
+    _finish(session, agreement, state=state, reason=reason, by=by)
+
+
 # --- dates drive states (called by the lifecycle job) ---------------------------------
 
 
-def apply_dates(session: Session, *, today: date) -> dict[str, int]:
-    """Activate agreements whose start has come, expire those whose end has passed."""
+def apply_dates(session: Session, *, today: date, config: Mapping | None = None) -> dict[str, int]:
+    """Activate agreements whose start has come, expire those whose end has passed.
+
+    When any agreement changed state, the rooms are allocated again once, at the end.
+    """
+    # Row locks: apply_dates and revoke_access (which calls this first) hold leases of
+    # their own and may overlap; the second waits and then sees the rows no longer match,
+    # instead of ending an agreement twice.
     started = session.exec(
-        select(Agreement).where(Agreement.state == APPROVED, Agreement.start_date <= today)
+        select(Agreement)
+        .where(Agreement.state == APPROVED, Agreement.start_date <= today)
+        .with_for_update()
     ).all()
     for agreement in started:
         _activate(session, agreement, by=None)
     ended = session.exec(
-        select(Agreement).where(
+        select(Agreement)
+        .where(
             col(Agreement.state).in_(CURRENT_AGREEMENT_STATES),
             col(Agreement.end_date).is_not(None),
             col(Agreement.end_date) < today,
         )
+        .with_for_update()
     ).all()
     for agreement in ended:
         _finish(session, agreement, state=EXPIRED, reason="end date passed", by=None)
+    if started or ended:
+        _replan(session, today=today, by=None, config=config)
     return {"activated": len(started), "expired": len(ended)}
 
 

@@ -37,6 +37,8 @@ from homeoffice.db import utcnow
 from homeoffice.devices.models import DEVICE_STATES, Device, Handover
 from homeoffice.people.models import IT, Person
 from homeoffice.tasks.models import DONE, ISSUE_LAPTOP, OPEN, RETURN_LAPTOP, ItTask
+from homeoffice.webhooks import services as webhooks
+from homeoffice.webhooks.models import DEVICE_HANDED_OVER, DEVICE_RETURNED
 
 __all__ = [
     "DeviceError",
@@ -258,6 +260,7 @@ def hand_over(
             "tasks": {task.id: DONE for task in tasks},
         },
     )
+    webhooks.emit(session, DEVICE_HANDED_OVER, webhooks.handover_payload(handover, device, person))
     log.info("Device %s handed to person %s by %s", device.id, person.id, by.id)
     return handover
 
@@ -341,6 +344,8 @@ def take_back(
             "tasks": {t.id: DONE for t in tasks},
         },
     )
+    holder = session.get(Person, handover.person_id)
+    webhooks.emit(session, DEVICE_RETURNED, webhooks.handover_payload(handover, device, holder))
     log.info("Device %s taken back from person %s by %s", device.id, handover.person_id, by.id)
     return handover
 

@@ -15,7 +15,13 @@ from homeoffice.directory.models import (
     LocalDirectoryMembership,
     LocalDirectoryUser,
 )
-from vpn.directory import DirectoryError, DirectoryPerson, DirectoryUnavailable, is_blank
+from vpn.directory import (
+    DirectoryError,
+    DirectoryPerson,
+    DirectoryUnavailable,
+    NoSuchEntry,
+    is_blank,
+)
 
 _hasher = PasswordHasher()
 #: a hash of nothing anyone knows, verified for unknown users to even out timing
@@ -133,7 +139,7 @@ class LocalDirectory:
             select(LocalDirectoryUser).where(LocalDirectoryUser.dn == person_dn)
         ).first()
         if user is None:
-            raise DirectoryError(f"no such person: {person_dn!r}")
+            raise NoSuchEntry(f"no such person: {person_dn!r}")
         return user
 
     def get_account_expiry(self, person_dn: str) -> date | None:

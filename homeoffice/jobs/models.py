@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from homeoffice.db import timestamp_column, utcnow
@@ -56,6 +56,8 @@ class JobRun(SQLModel, table=True):
             sqlite_where=text("outcome = 'ok'"),
             postgresql_where=text("outcome = 'ok'"),
         ),
+        # The admin page and /health read a job's latest runs.
+        Index("ix_job_run_job_id", "job", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -74,3 +76,23 @@ class JobRun(SQLModel, table=True):
 
     def __repr__(self) -> str:
         return f"<JobRun {self.id} {self.job} {self.occurrence} {self.outcome}>"
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder that went out, so that a job run twice (or late) never sends it again.
+
+    ``stage`` says which reminder of the object it was: "30" or "7" days before an
+    agreement ends, or the ISO week of an overdue device's weekly reminder.
+    """
+
+    __table_args__ = (UniqueConstraint("kind", "object_id", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: agreement_end or device_overdue
+    kind: str = Field(max_length=30)
+    object_id: int
+    stage: str = Field(max_length=20)
+    sent_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+    def __repr__(self) -> str:
+        return f"<Reminder {self.kind} {self.object_id} {self.stage}>"

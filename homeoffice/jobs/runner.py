@@ -13,15 +13,15 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, func, insert, union_all, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from homeoffice.db import session_scope, utcnow
 from homeoffice.jobs.models import ERROR_LENGTH, FAILED, OK, JobLease, JobRun
@@ -59,7 +59,7 @@ Job = Callable[[Flask, Session, date], dict[str, Any]]
 def _apply_dates(app: Flask, session: Session, today: date) -> dict[str, Any]:
     from homeoffice.agreements.services import apply_dates
 
-    return apply_dates(session, today=today)
+    return apply_dates(session, today=today, config=app.config)
 
 
 def _revoke_access(app: Flask, session: Session, today: date) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def _revoke_access(app: Flask, session: Session, today: date) -> dict[str, Any]:
     from homeoffice.agreements.services import apply_dates
     from homeoffice.directory import open_directory
 
-    dates = apply_dates(session, today=today)
+    dates = apply_dates(session, today=today, config=app.config)
     directory = open_directory(app.config, session)
     try:
         revoked = revoke_due(session=session, directory=directory, config=app.config, today=today)
@@ -89,6 +89,11 @@ def _sync_directory(app: Flask, session: Session, today: date) -> dict[str, Any]
         )
     finally:
         directory.close()
+    if report.agreements_ended:
+        # Leavers' office days are gone: rooms again from today, once for all of them.
+        from homeoffice.presence.services import replan
+
+        replan(session=session, config=app.config, today=today, by=None)
     return report.as_dict()
 
 
@@ -127,6 +132,46 @@ def _deliver_mail(app: Flask, session: Session, today: date) -> dict[str, Any]:
     return {"sent": sent, "failed": failed}
 
 
+def _deliver_webhooks(app: Flask, session: Session, today: date) -> dict[str, Any]:
+    from homeoffice.webhooks.services import deliver_pending
+
+    delivered, failed = deliver_pending(session, app.config)
+    return {"delivered": delivered, "failed": failed}
+
+
+def _send_reminders(app: Flask, session: Session, today: date) -> dict[str, Any]:
+    from homeoffice.agreements.lifecycle import remind_overdue_devices, send_end_reminders
+
+    ending = send_end_reminders(session, today=today, days=app.config["REMINDER_DAYS"])
+    devices = remind_overdue_devices(session, today=today)
+    return {
+        "agreements": ending["agreements"],
+        "devices": devices["devices"],
+        "mails": ending["mails"] + devices["mails"],
+    }
+
+
+def _weekly_plan(app: Flask, session: Session, today: date) -> dict[str, Any]:
+    from homeoffice.presence.weekly import next_monday, publish_weekly_plan
+
+    return publish_weekly_plan(session, config=app.config, monday=next_monday(today))
+
+
+def _erase_health_details(app: Flask, session: Session, today: date) -> dict[str, Any]:
+    from homeoffice.agreements.lifecycle import erase_health_details
+
+    return erase_health_details(
+        session, today=today, retention_days=app.config["HEALTH_RETENTION_DAYS"]
+    )
+
+
+def _prune_job_runs(app: Flask, session: Session, today: date) -> dict[str, Any]:
+    cutoff = datetime.combine(
+        today - timedelta(days=app.config["JOB_RUN_RETENTION_DAYS"]), datetime.min.time(), UTC
+    )
+    return {"deleted": prune_runs(session, before=cutoff)}
+
+
 #: every job the scheduler and ``flask run-job`` know, by name
 JOBS: dict[str, Job] = {
     "apply_dates": _apply_dates,
@@ -136,6 +181,11 @@ JOBS: dict[str, Job] = {
     "delete_expired_contacts": _delete_expired_contacts,
     "refresh_crl": _refresh_crl,
     "deliver_mail": _deliver_mail,
+    "deliver_webhooks": _deliver_webhooks,
+    "send_reminders": _send_reminders,
+    "weekly_plan": _weekly_plan,
+    "erase_health_details": _erase_health_details,
+    "prune_job_runs": _prune_job_runs,
 }
 
 
@@ -204,7 +254,39 @@ def take_lease(engine: Engine, name: str, *, holder: str, now: datetime, lease: 
             .where(table.c.job == name, table.c.expires_at < now)
             .values(holder=holder, expires_at=expires_at)
         )
+        if result.rowcount == 1:
+            return True
+        current = connection.execute(select(table.c.holder).where(table.c.job == name)).scalar()
+        if current is None or not _holder_died_here(current):
+            return False
+        # The holder was a process on this machine that no longer exists (killed, or
+        # the machine restarted): waiting out its lease would let access outlive an
+        # agreement by half an hour. Take over exactly that claim.
+        log.warning("Job %s: taking over the lease of %s, which is gone", name, current)
+        result = connection.execute(
+            update(table)
+            .where(table.c.job == name, table.c.holder == current)
+            .values(holder=holder, expires_at=expires_at)
+        )
     return result.rowcount == 1
+
+
+def _holder_died_here(holder: str) -> bool:
+    """The lease holder ran on this host and its process is gone."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # another run in this very process holds it: it is alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, owned by someone else
+    return False
 
 
 def release_lease(engine: Engine, name: str, *, holder: str) -> None:
@@ -285,3 +367,89 @@ def _record_failure(
     with session_scope(engine) as session:
         session.add(run)
     return run
+
+
+# --- failures: retries with back-off, and the warning on /health -------------------------
+
+
+def retry_failed(app: Flask, names: Iterable[str], *, clock: Clock = SYSTEM_CLOCK) -> list[JobRun]:
+    """Run a failed occurrence again once its back-off has passed.
+
+    Only for jobs whose next regular run is far off (nightly, weekly): a job that runs
+    every few minutes retries by itself. The n-th retry waits ``JOB_RETRY_MINUTES``
+    × 2ⁿ⁻¹ after the last failure; after ``JOB_RETRIES`` retries the occurrence is left
+    to the next one (and /health warns). The state lives in ``job_run``, so retries
+    survive a restart and two scheduler processes still run each retry once.
+    """
+    engine: Engine = app.extensions["homeoffice.engine"]
+    retries, base = app.config["JOB_RETRIES"], app.config["JOB_RETRY_MINUTES"]
+    now = clock.now()
+    done = []
+    for name in names:
+        with Session(engine) as session:
+            latest = session.exec(
+                select(JobRun).where(JobRun.job == name).order_by(col(JobRun.id).desc()).limit(1)
+            ).first()
+            if latest is None or latest.outcome != FAILED:
+                continue
+            failures = session.exec(
+                select(func.count()).where(
+                    JobRun.job == name,
+                    JobRun.occurrence == latest.occurrence,
+                    JobRun.outcome == FAILED,
+                )
+            ).one()
+        if failures > retries:
+            continue
+        wait = timedelta(minutes=base * 2 ** (failures - 1))
+        if latest.finished_at is not None and latest.finished_at + wait > now:
+            continue
+        run = run_job(app, name, occurrence=latest.occurrence, clock=clock)
+        if run is not None:
+            done.append(run)
+    return done
+
+
+def latest_runs(session: Session, limit: int) -> dict[str, list[JobRun]]:
+    """The ``limit`` latest runs of every job, newest first, in one statement.
+
+    One small index range per job (``ix_job_run_job_id``) joined by UNION ALL, rather
+    than a window over the whole history: /health reads this on every probe.
+    """
+    table = JobRun.__table__
+    parts = [
+        select(table.c.id).where(table.c.job == name).order_by(table.c.id.desc()).limit(limit)
+        for name in JOBS
+    ]
+    # SQLite allows ORDER BY/LIMIT in a compound select only inside subqueries.
+    ids = union_all(*(select(part.subquery().c.id) for part in parts)).subquery()
+    rows = session.exec(select(JobRun).where(col(JobRun.id).in_(select(ids.c.id)))).all()
+    runs: dict[str, list[JobRun]] = {name: [] for name in JOBS}
+    for run in sorted(rows, key=lambda run: run.id, reverse=True):
+        runs.setdefault(run.job, []).append(run)
+    return runs
+
+
+def failure_streak(runs: list[JobRun]) -> int:
+    """How many of these runs (newest first) failed in a row."""
+    streak = 0
+    for run in runs:
+        if run.outcome != FAILED:
+            break
+        streak += 1
+    return streak
+
+
+def failing_jobs(session: Session, threshold: int) -> list[str]:
+    """Jobs whose last ``threshold`` runs all failed."""
+    return [
+        name
+        for name, runs in latest_runs(session, threshold).items()
+        if failure_streak(runs) >= threshold
+    ]
+
+
+def prune_runs(session: Session, *, before: datetime) -> int:
+    """Forget run records older than ``before``: a minute job writes half a million a year."""
+    result = session.exec(delete(JobRun).where(JobRun.started_at < before))
+    return result.rowcount or 0

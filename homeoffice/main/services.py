@@ -63,6 +63,22 @@ def health(config: Mapping) -> dict[str, str]:
             report["directory"] = "unavailable"
     else:
         report["directory"] = "unavailable"
+    if report["database"] == "ok":
+        report["jobs"] = _jobs_state(config)
     if "unavailable" in report.values():
         report["status"] = "unavailable"
+    elif report.get("jobs") == "warning":
+        # The service answers; monitoring should still look at the scheduler.
+        report["status"] = "warning"
     return report
+
+
+def _jobs_state(config: Mapping) -> str:
+    from homeoffice.jobs.runner import failing_jobs
+
+    with Session(engine()) as session:
+        failing = failing_jobs(session, config["JOB_FAILURE_WARNING"])
+    if failing:
+        log.warning("Health check: jobs failing repeatedly: %s", ", ".join(failing))
+        return "warning"
+    return "ok"

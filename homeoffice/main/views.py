@@ -32,9 +32,10 @@ def index():
 @bp.get("/health")
 @public
 def health():
-    """For load balancers and monitoring: is the database and the directory answering?"""
+    """For load balancers and monitoring: is the database and the directory answering?
+    A "warning" (jobs failing repeatedly) still answers 200: the service works."""
     report = services.health(current_app.config)
-    return jsonify(report), 200 if report["status"] == "ok" else 503
+    return jsonify(report), 503 if report["status"] == "unavailable" else 200
 
 
 @bp.post("/language")

@@ -23,6 +23,11 @@ def run_migrations() -> None:
     engine.dispose()
 
 
+def _ours(obj, name, type_, reflected, compare_to) -> bool:
+    """APScheduler creates and owns its job table; migrations leave it alone."""
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 def _run(connection) -> None:
     context.configure(
         connection=connection,
@@ -30,6 +35,7 @@ def _run(connection) -> None:
         # SQLite can alter tables only by copying them; batch mode does that.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

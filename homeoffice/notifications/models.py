@@ -18,6 +18,8 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(max_length=300)
     body_text: str
     body_html: str | None = None
+    #: the recipient's language when queued, for Content-Language and the HTML ``lang``
+    locale: str | None = Field(default=None, max_length=5)
     #: what caused the message, e.g. "request.approved"
     event: str = Field(max_length=100, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column(index=True))

@@ -51,3 +51,14 @@ def team_of(session: Session, supervisor: Person) -> list[Person]:
             .order_by(Person.display_name)
         ).all()
     )
+
+
+def holders_of(session: Session, role: str) -> list[Person]:
+    """Active people who hold ``role`` (e.g. every HR clerk for a digest mail)."""
+    candidates = session.exec(
+        select(Person)
+        .where(col(Person.active).is_(True), col(Person.roles).contains(role))
+        .order_by(Person.id)
+    ).all()
+    # The column holds space-separated roles: the LIKE above is a pre-filter only.
+    return [person for person in candidates if role in person.role_set]

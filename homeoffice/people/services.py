@@ -27,6 +27,8 @@ class SyncReport:
     deactivated: int = 0
     reactivated: int = 0
     unchanged: int = 0
+    #: current agreements of people who left, now revoked
+    agreements_ended: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -188,6 +190,9 @@ def sync_people(
             changed[person.id] = changes
 
     session.flush()
+    # Imported here: the agreements package builds on people, not the other way round.
+    from homeoffice.agreements.lifecycle import end_agreements_of
+
     now = utcnow()
     for key, person in people.items():
         if key not in seen and person.active:
@@ -204,6 +209,11 @@ def sync_people(
                 before={"active": True},
                 after={"active": False},
                 detail="no longer in the directory",
+            )
+            # Someone who left keeps no home-office access: the agreement ends now and
+            # the revocation job takes the access within its interval.
+            report.agreements_ended += end_agreements_of(
+                session, person, reason="left the administration (no longer in the directory)"
             )
     session.flush()
 

@@ -452,13 +452,19 @@ def person_for_feed(session: Session, token: str) -> Person | None:
     return person if person is not None and person.active else None
 
 
-def replan(*, session: Session, config, today: date) -> None:
-    """Allocate rooms again after a change of the plan (from today on, past untouched)."""
-    from homeoffice.rooms.models import Room
+def replan(*, session: Session, config, today: date, by: Person | None = None) -> None:
+    """Allocate rooms again after a change of the plan (from today on, past untouched).
+
+    Called once per change (a rotation, groups, an absence, a swap, a single day, an
+    agreement decided, revoked, started or ended), in the change's own transaction, so
+    the rooms and the plan never disagree. ``by`` is who made the change, for the run's
+    record; None for a job.
+    """
+    from homeoffice.rooms.models import PLAN_CHANGE, Room
     from homeoffice.rooms.services import run_allocation
 
     if session.exec(select(Room.id)).first() is not None:
-        run_allocation(session=session, today=today, config=config, by=None)
+        run_allocation(session=session, today=today, config=config, by=by, trigger=PLAN_CHANGE)
 
 
 def person_days(session: Session, person: Person, *, start: date, end: date, holidays):

@@ -34,7 +34,7 @@ from homeoffice.presence.forms import (
 )
 from homeoffice.presence.models import Swap
 from homeoffice.rooms import services as rooms
-from homeoffice.rooms.models import Building, Room
+from homeoffice.rooms.models import Building
 from homeoffice.security import public, roles_required
 
 bp = Blueprint("presence", __name__, url_prefix="/presence")
@@ -102,7 +102,7 @@ def add_absence():
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.my_week"))
-    services.replan(session=get_session(), config=current_app.config, today=date.today())
+    services.replan(session=get_session(), config=current_app.config, today=date.today(), by=_me())
     flash(_("Your absence has been entered."), "success")
     return redirect(url_for("presence.my_week", week=form.start.data.isoformat()))
 
@@ -186,7 +186,7 @@ def set_rotation(unit_id: int):
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.unit_month", unit=unit.id))
-    services.replan(session=get_session(), config=current_app.config, today=date.today())
+    services.replan(session=get_session(), config=current_app.config, today=date.today(), by=_me())
     flash(
         _("The rotation applies from %(day)s.", day=form.valid_from.data.strftime("%d.%m.%Y")),
         "success",
@@ -222,7 +222,7 @@ def set_groups(unit_id: int):
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.unit_month", unit=unit.id))
-    services.replan(session=get_session(), config=current_app.config, today=date.today())
+    services.replan(session=get_session(), config=current_app.config, today=date.today(), by=_me())
     flash(_("The groups apply from %(day)s.", day=valid_from.strftime("%d.%m.%Y")), "success")
     return redirect(url_for("presence.unit_month", unit=unit.id))
 
@@ -254,7 +254,7 @@ def override_day(unit_id: int):
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.unit_month", unit=unit.id))
-    services.replan(session=session, config=current_app.config, today=date.today())
+    services.replan(session=session, config=current_app.config, today=date.today(), by=_me())
     flash(_("The day has been changed."), "success")
     return redirect(url_for("presence.unit_month", unit=unit.id, month=day.strftime("%Y-%m")))
 
@@ -295,6 +295,7 @@ def propose_groups(unit_id: int):
         valid_from=max(today, rotation.valid_from),
         today=today,
     )
+    services.replan(session=get_session(), config=current_app.config, today=today, by=_me())
     if proposal.short_days:
         flash(
             _(
@@ -396,7 +397,7 @@ def answer_swap(swap_id: int):
     except services.PresenceError as error:
         flash(str(error.message), "danger")
         return redirect(url_for("presence.swaps"))
-    services.replan(session=get_session(), config=current_app.config, today=date.today())
+    services.replan(session=get_session(), config=current_app.config, today=date.today(), by=_me())
     flash(_("Your answer has been recorded."), "success")
     return redirect(url_for("presence.swaps"))
 
@@ -427,12 +428,8 @@ def allocate():
     summary = rooms.run_allocation(
         session=get_session(), today=date.today(), config=current_app.config, by=_me()
     )
-    session = get_session()
-    names = {p.id: p.display_name for p in session.exec(select(Person))}
-    room_names = {r.id: r.number for r in session.exec(select(Room))}
-    return render_template(
-        "presence/allocated.html", summary=summary, names=names, room_names=room_names
-    )
+    # Post/redirect/get: the result is stored, so a reload shows it and runs nothing.
+    return redirect(url_for("rooms.allocation_run", run_id=summary.run.id))
 
 
 @bp.get("/contacts")

@@ -25,8 +25,9 @@ How a plan comes about (`allocate`):
 What is allowed and what is only preferred:
 
 - Hard limits: a room with capacity 0 is never used; someone who needs step-free access
-  only gets a step-free room; with ``restrict_to_own_unit`` only rooms of the person's
-  own unit or rooms without a unit (which any unit may use) are allowed.
+  only gets a step-free room; with ``restrict_to_own_unit`` only rooms that list the
+  person's unit among their units, or rooms without a unit (which any unit may use), are
+  allowed.
 - Preferences, in this order: a room of the person's own unit, then one in their own
   building, then any room; within that, people who do not need step-free access are
   kept out of step-free rooms, which are scarce. Unit and building are preferences by
@@ -72,8 +73,8 @@ class RoomSlot:
 
     id: int
     building: str
-    #: the unit that uses the room; None for a room any unit may use
-    unit_id: int | None
+    #: the units that use the room; empty for a room any unit may use
+    unit_ids: frozenset[int]
     #: infection-control capacity: usually 1, 0 for a room not to be used
     capacity: int
     step_free: bool
@@ -196,10 +197,11 @@ def _tier(room: RoomSlot, unit_id: int | None, building: str | None, restrict: b
     Own unit first (own building before another), then rooms without a unit in the own
     building, other units' rooms in the own building, rooms without a unit elsewhere and
     other units' rooms elsewhere. A shared room comes before another unit's room because
-    that unit may need it the next day.
+    that unit may need it the next day. A room of several units is the own room of each
+    of them.
     """
-    own_unit = unit_id is not None and room.unit_id == unit_id
-    shared = room.unit_id is None
+    own_unit = unit_id is not None and unit_id in room.unit_ids
+    shared = not room.unit_ids
     if restrict and not (own_unit or shared):
         return None
     own_building = building is None or room.building == building
@@ -693,28 +695,38 @@ def conflicts(
         if other != day_allocation.day
     }
     day = day_allocation.day
+    # People with the same preference key have the same rooms in the same order, so the
+    # rooms, the reason and the days with space are worked out once per key: a full
+    # office has thousands of people without a room but only a few dozen keys.
+    by_key: dict[tuple, tuple[tuple[int, ...], ConflictReason, list[date]]] = {}
     result = []
     for person_id in day_allocation.unplaced:
         person = people.get(person_id)
         if person is None:
             raise ValueError(f"person {person_id} is unplaced on {day} but not among present")
-        ranked, _ = anywhere.preference(person)
-        rooms_free = tuple(room_id for room_id in ranked if room_id in today)
-        may_use, _ = allowed.preference(person)
-        if any(room_id in today for room_id in may_use):
-            reason: ConflictReason = "not_allocated"
-        elif rooms_free:
-            reason = "own_unit_full"
-        elif person.needs_step_free and today:
-            reason = "step_free_full"
-        else:
-            reason = "office_full"
-        days_free = [
-            other
-            for other, (allocation, free) in others.items()
-            if person_id not in allocation.placed and any(r in free for r in may_use)
-        ]
-        days_free.sort(key=lambda other: (abs((other - day).days), other))
+        key = _RoomIndex.preference_key(person)
+        found = by_key.get(key)
+        if found is None:
+            ranked, _ = anywhere.preference(person)
+            rooms_free = tuple(room_id for room_id in ranked if room_id in today)
+            may_use, _ = allowed.preference(person)
+            if any(room_id in today for room_id in may_use):
+                reason: ConflictReason = "not_allocated"
+            elif rooms_free:
+                reason = "own_unit_full"
+            elif person.needs_step_free and today:
+                reason = "step_free_full"
+            else:
+                reason = "office_full"
+            with_space = [
+                other
+                for other, (_allocation, free) in others.items()
+                if free and any(r in free for r in may_use)
+            ]
+            with_space.sort(key=lambda other: (abs((other - day).days), other))
+            found = by_key[key] = (rooms_free, reason, with_space)
+        rooms_free, reason, with_space = found
+        days_free = [other for other in with_space if person_id not in others[other][0].placed]
         result.append(
             Conflict(
                 person_id=person_id,

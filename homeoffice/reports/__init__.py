@@ -1,0 +1,1 @@
+"""The status report for council committees: figures, charts, print view and Excel."""

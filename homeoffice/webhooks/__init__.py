@@ -1,0 +1,1 @@
+"""Webhooks: events for other systems, delivered from an outbox with HMAC signatures."""
