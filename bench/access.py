@@ -783,14 +783,9 @@ def main(argv: list[str] | None = None) -> int:
             except Stop as exc:
                 run.problems.append(str(exc))
         except BenchError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+            return failed(exc)
         except (ldap3.core.exceptions.LDAPException, RuntimeError, OSError) as exc:
-            print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            tail = "\n".join(server.log_text().splitlines()[-20:])
-            if tail:
-                print(f"--- end of the slapd log ---\n{tail}", file=sys.stderr)
-            return 2
+            return failed(exc, server)
         finally:
             if counter is not None:
                 counter.close()
@@ -798,6 +793,19 @@ def main(argv: list[str] | None = None) -> int:
                 app.extensions["homeoffice.engine"].dispose()
             server.stop()
     return report(args, run)
+
+
+def failed(exc: Exception, server: Any = None) -> int:
+    """Say why the benchmark stopped (with the end of slapd's log when the directory
+    was involved) and return the exit status."""
+    if isinstance(exc, BenchError):
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 2
+    print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    tail = "\n".join(server.log_text().splitlines()[-20:]) if server is not None else ""
+    if tail:
+        print(f"--- end of the slapd log ---\n{tail}", file=sys.stderr)
+    return 2
 
 
 def measure(

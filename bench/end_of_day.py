@@ -64,6 +64,7 @@ from access import (  # noqa: E402
     check_directory,
     clean_environment,
     counted,
+    failed,
     ldap3_phase,
     ldapmodify_phase,
     make_app,
@@ -361,14 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     except Stop as exc:
         figures.problems.append(str(exc))
     except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 2
+        return failed(exc)
     except (ldap3.core.exceptions.LDAPException, RuntimeError, OSError) as exc:
-        print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        tail = "\n".join(server.log_text().splitlines()[-20:])
-        if tail:
-            print(f"--- end of the slapd log ---\n{tail}", file=sys.stderr)
-        return 2
+        return failed(exc, server)
     finally:
         if counter is not None:
             counter.close()

@@ -43,6 +43,7 @@ from homeoffice.audit.services import record
 from homeoffice.db import utcnow
 from homeoffice.notifications.services import queue
 from homeoffice.people.models import HR, Person, Unit
+from homeoffice.people.queries import holders_of
 from homeoffice.tasks.models import (
     GRANT_TERMINAL_SERVER,
     GRANT_VPN,
@@ -353,7 +354,7 @@ def endorse(
         before={"state": SUBMITTED},
         after={"state": req.state},
     )
-    for hr_person in _hr_people(session):
+    for hr_person in holders_of(session, HR):
         queue(
             session,
             to=hr_person,
@@ -873,14 +874,6 @@ def _require_state(req: HomeOfficeRequest, allowed) -> None:
         )
 
 
-def _hr_people(session: Session) -> list[Person]:
-    return list(
-        session.exec(
-            select(Person).where(col(Person.active).is_(True), col(Person.roles).contains(" hr"))
-        ).all()
-    )
-
-
 def _notify_submitted(session: Session, req: HomeOfficeRequest, owner: Person) -> None:
     queue(session, to=owner, event="request.submitted", template="request_received", req=req)
     manager = session.get(Person, owner.manager_id) if owner.manager_id else None
@@ -894,7 +887,7 @@ def _notify_submitted(session: Session, req: HomeOfficeRequest, owner: Person) -
             owner=owner,
         )
     else:
-        for hr_person in _hr_people(session):
+        for hr_person in holders_of(session, HR):
             queue(
                 session,
                 to=hr_person,

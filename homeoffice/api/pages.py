@@ -1,7 +1,8 @@
 """The token pages: "My API tokens" for everyone, service tokens for administrators.
 
-A new token is shown once, on the answer to the form, and never again; the page is
-sent with ``Cache-Control: no-store`` so that no cache and no back button keeps it.
+A new token is shown once, on the answer to the form, and never again; like every page
+it goes out with ``Cache-Control: no-store`` (``homeoffice.security``), so that no cache
+and no back button keeps it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     url_for,
@@ -47,12 +47,6 @@ def _default_expiry() -> date:
     return date.today() + timedelta(
         days=min(DEFAULT_DAYS, current_app.config["API_TOKEN_MAX_DAYS"])
     )
-
-
-def _shown_once(template: str, **context):
-    response = make_response(render_template(template, **context))
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _field_error(form, error: services.TokenError) -> None:
@@ -115,7 +109,7 @@ def create_token():
     except services.TokenError as error:
         _field_error(form, error)
         return _personal_page(form, 400)
-    return _shown_once(
+    return render_template(
         "api/token_created.html", token=token, clear=clear, back=url_for("api_tokens.tokens")
     )
 
@@ -188,7 +182,7 @@ def create_service_token():
     except services.TokenError as error:
         _field_error(form, error)
         return _service_page(form, 400)
-    return _shown_once(
+    return render_template(
         "api/token_created.html",
         token=token,
         clear=clear,

@@ -281,6 +281,26 @@ def _agreements_statement(principal: ApiPrincipal, *person):
     )
 
 
+def _filtered(statement, model, *, unit_id, person_id, state, start, end):
+    """The filters the agreement and request lists share, on ``model`` (Agreement or
+    HomeOfficeRequest, both with person, state and a term), in id order."""
+    statement = statement.order_by(model.id)
+    if unit_id is not None:
+        statement = statement.where(Person.unit_id == unit_id)
+    if person_id is not None:
+        statement = statement.where(model.person_id == person_id)
+    if state:
+        statement = statement.where(model.state == state)
+    # In force at some day of the range: starts before its end, ends after its start.
+    if end is not None:
+        statement = statement.where(model.start_date <= end)
+    if start is not None:
+        statement = statement.where(
+            or_(col(model.end_date).is_(None), col(model.end_date) >= start)
+        )
+    return statement
+
+
 @bp.get("/agreements")
 @api_roles(EMPLOYEE, SUPERVISOR, HR, IT)
 def agreement_list():
@@ -291,22 +311,15 @@ def agreement_list():
     state = query.choice("state", AGREEMENT_STATES)
     start, end = query.date_range()
     query.done()
-    statement = _agreements_statement(
-        current_principal(), Person.display_name, Person.unit_id
-    ).order_by(Agreement.id)
-    if unit_id is not None:
-        statement = statement.where(Person.unit_id == unit_id)
-    if person_id is not None:
-        statement = statement.where(Agreement.person_id == person_id)
-    if state:
-        statement = statement.where(Agreement.state == state)
-    # In force at some day of the range: starts before its end, ends after its start.
-    if end is not None:
-        statement = statement.where(Agreement.start_date <= end)
-    if start is not None:
-        statement = statement.where(
-            or_(col(Agreement.end_date).is_(None), col(Agreement.end_date) >= start)
-        )
+    statement = _filtered(
+        _agreements_statement(current_principal(), Person.display_name, Person.unit_id),
+        Agreement,
+        unit_id=unit_id,
+        person_id=person_id,
+        state=state,
+        start=start,
+        end=end,
+    )
     found = page_of(get_session(), statement, page=page, per_page=per_page)
     return _listing(found, lambda row: shapes.agreement(*row))
 
@@ -355,24 +368,15 @@ def request_list():
     state = query.choice("state", REQUEST_STATES)
     start, end = query.date_range()
     query.done()
-    statement = _requests_statement(
-        current_principal(), Person.display_name, Person.unit_id
-    ).order_by(HomeOfficeRequest.id)
-    if unit_id is not None:
-        statement = statement.where(Person.unit_id == unit_id)
-    if person_id is not None:
-        statement = statement.where(HomeOfficeRequest.person_id == person_id)
-    if state:
-        statement = statement.where(HomeOfficeRequest.state == state)
-    if end is not None:
-        statement = statement.where(HomeOfficeRequest.start_date <= end)
-    if start is not None:
-        statement = statement.where(
-            or_(
-                col(HomeOfficeRequest.end_date).is_(None),
-                col(HomeOfficeRequest.end_date) >= start,
-            )
-        )
+    statement = _filtered(
+        _requests_statement(current_principal(), Person.display_name, Person.unit_id),
+        HomeOfficeRequest,
+        unit_id=unit_id,
+        person_id=person_id,
+        state=state,
+        start=start,
+        end=end,
+    )
     found = page_of(get_session(), statement, page=page, per_page=per_page)
     return _listing(found, lambda row: shapes.request_summary(*row))
 

@@ -384,27 +384,28 @@ def retry_failed(app: Flask, names: Iterable[str], *, clock: Clock = SYSTEM_CLOC
     engine: Engine = app.extensions["homeoffice.engine"]
     retries, base = app.config["JOB_RETRIES"], app.config["JOB_RETRY_MINUTES"]
     now = clock.now()
-    done = []
-    for name in names:
-        with Session(engine) as session:
-            latest = session.exec(
-                select(JobRun).where(JobRun.job == name).order_by(col(JobRun.id).desc()).limit(1)
-            ).first()
-            if latest is None or latest.outcome != FAILED:
+    due: list[JobRun] = []
+    with Session(engine) as session:
+        latest = latest_runs(session, 1)
+        for name in names:
+            last = latest[name][0] if latest.get(name) else None
+            if last is None or last.outcome != FAILED:
                 continue
             failures = session.exec(
                 select(func.count()).where(
                     JobRun.job == name,
-                    JobRun.occurrence == latest.occurrence,
+                    JobRun.occurrence == last.occurrence,
                     JobRun.outcome == FAILED,
                 )
             ).one()
-        if failures > retries:
-            continue
-        wait = timedelta(minutes=base * 2 ** (failures - 1))
-        if latest.finished_at is not None and latest.finished_at + wait > now:
-            continue
-        run = run_job(app, name, occurrence=latest.occurrence, clock=clock)
+            if failures > retries:
+                continue
+            wait = timedelta(minutes=base * 2 ** (failures - 1))
+            if last.finished_at is None or last.finished_at + wait <= now:
+                due.append(last)
+    done = []
+    for last in due:
+        run = run_job(app, last.job, occurrence=last.occurrence, clock=clock)
         if run is not None:
             done.append(run)
     return done

@@ -62,6 +62,21 @@ class UnitInputs:
     rotations: list[plan.Rotation]
     inputs: dict[int, plan.PersonInputs]
 
+    def days_of(self, person_id: int, *, start: date, end: date, holidays) -> dict:
+        """One person's status on every day from start to end (weekends and holidays too)."""
+        own = self.inputs[person_id]
+        return plan.office_days(
+            person_id,
+            start=start,
+            end=end,
+            rotations=self.rotations,
+            memberships=own.memberships,
+            terms=own.terms,
+            absences=own.absences,
+            overrides=own.overrides,
+            holidays=holidays,
+        )
+
 
 def _terms(agreement: Agreement) -> plan.HomeOfficeTerms:
     weekdays = frozenset(int(d) for d in (agreement.weekdays or "").split(",") if d)
@@ -469,35 +484,29 @@ def replan(*, session: Session, config, today: date, by: Person | None = None) -
 
 def person_days(session: Session, person: Person, *, start: date, end: date, holidays):
     """A person's day statuses and their rooms: ({day: DayStatus}, {day: (Room, Building)})."""
-    from homeoffice.rooms.models import Building, Room, RoomAllocation
-
     days = {}
     unit = session.get(Unit, person.unit_id) if person.unit_id else None
     if unit is not None:
         unit_inputs = load_unit(session, unit, start=start, end=end)
-        own = unit_inputs.inputs[person.id]
-        days = plan.office_days(
-            person.id,
-            start=start,
-            end=end,
-            rotations=unit_inputs.rotations,
-            memberships=own.memberships,
-            terms=own.terms,
-            absences=own.absences,
-            overrides=own.overrides,
-            holidays=holidays,
-        )
-    seats = {
-        row.day: (room, building)
-        for row, room, building in session.exec(
-            select(RoomAllocation, Room, Building)
-            .join(Room, Room.id == RoomAllocation.room_id)
-            .join(Building, Building.id == Room.building_id)
-            .where(
-                RoomAllocation.person_id == person.id,
-                RoomAllocation.day >= start,
-                RoomAllocation.day <= end,
-            )
-        )
-    }
-    return days, seats
+        days = unit_inputs.days_of(person.id, start=start, end=end, holidays=holidays)
+    seats = seats_between(session, start=start, end=end, person_id=person.id)
+    return days, seats.get(person.id, {})
+
+
+def seats_between(session: Session, *, start: date, end: date, person_id: int | None = None):
+    """Allocated rooms from start to end, of one person or everybody, in one query:
+    {person_id: {day: (Room, Building)}}."""
+    from homeoffice.rooms.models import Building, Room, RoomAllocation
+
+    statement = (
+        select(RoomAllocation, Room, Building)
+        .join(Room, Room.id == RoomAllocation.room_id)
+        .join(Building, Building.id == Room.building_id)
+        .where(RoomAllocation.day >= start, RoomAllocation.day <= end)
+    )
+    if person_id is not None:
+        statement = statement.where(RoomAllocation.person_id == person_id)
+    seats: dict[int, dict] = {}
+    for row, room, building in session.exec(statement):
+        seats.setdefault(row.person_id, {})[row.day] = (room, building)
+    return seats

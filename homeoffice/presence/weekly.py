@@ -7,16 +7,14 @@ week: the job's run record for the week makes a second run a no-op.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from homeoffice.notifications.services import queue
 from homeoffice.people.models import Person, Unit
-from homeoffice.presence import plan
-from homeoffice.presence.services import load_unit
+from homeoffice.presence.services import load_unit, seats_between
 
 
 def next_monday(today: date) -> date:
@@ -29,35 +27,16 @@ def publish_weekly_plan(session: Session, *, config: Mapping, monday: date) -> d
     Per unit a fixed number of queries (``load_unit``) plus one for all rooms: the job's
     cost grows with the number of units, not with the number of people.
     """
-    from homeoffice.rooms.models import Building, Room, RoomAllocation
     from homeoffice.rooms.services import holidays_for
 
     friday = monday + timedelta(days=4)
     holidays = holidays_for(config, monday, friday)
-    seats: dict[int, dict[date, tuple[Room, Building]]] = defaultdict(dict)
-    for row, room, building in session.exec(
-        select(RoomAllocation, Room, Building)
-        .join(Room, Room.id == RoomAllocation.room_id)
-        .join(Building, Building.id == Room.building_id)
-        .where(RoomAllocation.day >= monday, RoomAllocation.day <= friday)
-    ):
-        seats[row.person_id][row.day] = (room, building)
+    seats = seats_between(session, start=monday, end=friday)
     mails = people = 0
     for unit in session.exec(select(Unit).order_by(Unit.id)).all():
         inputs = load_unit(session, unit, start=monday, end=friday)
         for person in inputs.people:
-            own = inputs.inputs[person.id]
-            days = plan.office_days(
-                person.id,
-                start=monday,
-                end=friday,
-                rotations=inputs.rotations,
-                memberships=own.memberships,
-                terms=own.terms,
-                absences=own.absences,
-                overrides=own.overrides,
-                holidays=holidays,
-            )
+            days = inputs.days_of(person.id, start=monday, end=friday, holidays=holidays)
             people += 1
             if not person.mail:
                 continue
@@ -76,8 +55,6 @@ def publish_weekly_plan(session: Session, *, config: Mapping, monday: date) -> d
 
 def people_without_unit(session: Session) -> int:
     """Active people the weekly mail cannot reach: no unit, hence no plan."""
-    return len(
-        session.exec(
-            select(Person.id).where(col(Person.active).is_(True), col(Person.unit_id).is_(None))
-        ).all()
-    )
+    return session.exec(
+        select(func.count()).where(col(Person.active).is_(True), col(Person.unit_id).is_(None))
+    ).one()

@@ -2,8 +2,8 @@
 and the one-time secret page.
 
 A new secret is shown once, on the answer to the form that made it, and never again;
-that page is sent with ``Cache-Control: no-store``. Making or rotating a secret asks for
-a recent login, as issuing any credential does.
+like every page it goes out with ``Cache-Control: no-store`` (``homeoffice.security``).
+Making or rotating a secret asks for a recent login, as issuing any credential does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -55,14 +54,6 @@ def _list_page(form: WebhookForm, status: int = 200):
         form=form,
         allow_http=current_app.config["WEBHOOK_ALLOW_HTTP"],
     ), status
-
-
-def _shown_once(webhook: Webhook, secret: str, *, new: bool):
-    response = make_response(
-        render_template("webhooks/secret.html", webhook=webhook, secret=secret, new=new)
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _load(webhook_id: int, *, lock: bool = False) -> Webhook:
@@ -111,7 +102,7 @@ def register():
         else:
             flash(str(error.message), "danger")
         return _list_page(form, 400)
-    return _shown_once(webhook, secret, new=True)
+    return render_template("webhooks/secret.html", webhook=webhook, secret=secret, new=True)
 
 
 @bp.get("/<int:webhook_id>")
@@ -149,7 +140,7 @@ def new_secret(webhook_id: int):
     secret = services.rotate_secret(
         session=get_session(), webhook=webhook, by=_me(), config=current_app.config
     )
-    return _shown_once(webhook, secret, new=False)
+    return render_template("webhooks/secret.html", webhook=webhook, secret=secret, new=False)
 
 
 @bp.post("/<int:webhook_id>/deactivate")
