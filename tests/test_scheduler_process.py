@@ -45,13 +45,17 @@ def _stored_jobs(tmp_path) -> list[str]:
         engine.dispose()
 
 
-def _wait_for_jobs(tmp_path, process, seconds: float = 30) -> list[str]:
+def _wait_for_jobs(tmp_path, process, expected: set[str], seconds: float = 30) -> list[str]:
+    """The scheduler stores its jobs one by one, so wait until all expected ones are
+    there rather than returning the first partial list."""
     deadline = time.monotonic() + seconds
+    jobs: list[str] = []
     while time.monotonic() < deadline and process.poll() is None:
-        if jobs := _stored_jobs(tmp_path):
+        jobs = _stored_jobs(tmp_path)
+        if expected <= set(jobs):
             return jobs
         time.sleep(0.3)
-    return []
+    return jobs
 
 
 def test_the_development_server_embeds_the_scheduler_when_asked(tmp_path):
@@ -70,7 +74,7 @@ def test_the_development_server_embeds_the_scheduler_when_asked(tmp_path):
         stderr=subprocess.PIPE,
     )
     try:
-        jobs = _wait_for_jobs(tmp_path, server)
+        jobs = _wait_for_jobs(tmp_path, server, {"deliver_mail", "revoke_access"})
     finally:
         server.terminate()
         _, errors = server.communicate(timeout=20)
@@ -102,7 +106,7 @@ def test_the_development_server_alone_leaves_jobs_to_the_scheduler_process(tmp_p
         stderr=subprocess.STDOUT,
     )
     try:
-        jobs = _wait_for_jobs(tmp_path, scheduler)
+        jobs = _wait_for_jobs(tmp_path, scheduler, {"sync_directory"})
     finally:
         scheduler.terminate()
         output, _ = scheduler.communicate(timeout=20)
