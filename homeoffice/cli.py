@@ -162,7 +162,8 @@ def reconcile_access(repair: bool) -> None:
 @click.command("revoke-access")
 @with_appcontext
 def revoke_access() -> None:
-    """Take back the access of ended, expired and revoked agreements (open tasks)."""
+    """Take back the access of ended, expired and revoked agreements (open tasks), and
+    carry changed end dates of renewed agreements into the directory."""
     from datetime import date
 
     from homeoffice.access import services
@@ -177,9 +178,13 @@ def revoke_access() -> None:
                 config=current_app.config,
                 today=date.today(),
             )
+            counts.update(services.adjust_expiry_due(session=session, directory=directory))
         finally:
             directory.close()
-    click.echo(f"{counts['revoked']} revoked, {counts['failed']} failed (kept for a retry).")
+    click.echo(
+        f"{counts['revoked']} revoked, {counts['failed']} failed (kept for a retry); "
+        f"{counts['expiry_adjusted']} expiry dates changed, {counts['expiry_failed']} failed."
+    )
 
 
 @click.command("refresh-crl")

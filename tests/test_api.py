@@ -592,6 +592,10 @@ def test_errors_are_json_in_the_callers_language(app, client):
     wrong_method = client.delete(f"{API}/agreements", headers=bearer(token))
     assert_error(wrong_method, 405)
     assert wrong_method.headers["Allow"] == "GET, HEAD"
+    # Refused by the router before any API view: still the API's shape and language.
+    unusual = client.open(f"{API}/agreements", method="PROPFIND", headers=bearer(token))
+    assert_error(unusual, 405, "Methode")
+    assert "GET" in unusual.headers["Allow"]
     invalid = client.get(
         f"{API}/agreements?per_page=0&page=-1&from=2026-13-01&state=gone&unit_id=99999999999",
         headers=bearer(token),

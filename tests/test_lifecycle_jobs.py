@@ -300,7 +300,37 @@ def test_the_nightly_sync_revokes_the_agreement_of_someone_who_left(app):
         assert agreement.state == "revoked"
         assert "left" in agreement.end_reason
         tasks = session.exec(select(ItTask).where(ItTask.agreement_id == agreement_id)).all()
-        assert [(t.kind, t.state) for t in tasks] == [("revoke_access", "open")]
+        # Due on the job's day (its clock), not on the machine's.
+        assert [(t.kind, t.state, t.due_date) for t in tasks] == [
+            ("revoke_access", "open", date(2026, 12, 1))
+        ]
+
+
+@both_databases
+def test_an_expired_agreement_falls_due_on_the_job_clocks_day(app):
+    agreement_id, _ = _agreement(app, end=date(2027, 5, 31))
+    with app.app_context(), session_scope() as session:
+        laptop = Device(asset_tag="MS-9001", serial_number="S9001", model="T14", state="issued")
+        session.add(laptop)
+        session.flush()
+        person, it = _person(session, "e.kaya"), _person(session, "i.roth")
+        session.add(
+            Handover(
+                device_id=laptop.id,
+                person_id=person.id,
+                agreement_id=agreement_id,
+                handed_over_on=date(2026, 1, 5),
+                handed_over_by_id=it.id,
+                expected_return=date(2027, 6, 30),
+            )
+        )
+    run_job(app, "apply_dates", occurrence="2027-06-01", clock=at(date(2027, 6, 1)))
+    with app.app_context(), session_scope() as session:
+        assert session.get(Agreement, agreement_id).state == "expired"
+        tasks = session.exec(select(ItTask).where(ItTask.agreement_id == agreement_id)).all()
+        assert [(t.kind, t.due_date) for t in tasks] == [("revoke_access", date(2027, 6, 1))]
+        handover = session.exec(select(Handover).where(Handover.agreement_id == agreement_id)).one()
+        assert handover.expected_return == date(2027, 6, 1)
 
 
 # --- retries with back-off ------------------------------------------------------------

@@ -8,11 +8,14 @@ from sqlmodel import select
 
 from homeoffice.access import services
 from homeoffice.access.models import Credential, RemoteApplication
+from homeoffice.agreements import services as agreements
 from homeoffice.agreements.models import Agreement, HomeOfficeRequest
 from homeoffice.audit.models import AuditEvent
 from homeoffice.db import session_scope
+from homeoffice.jobs.runner import run_job
 from homeoffice.people.models import Person
 from homeoffice.tasks.models import ItTask
+from policies import load_rule_book
 from tests.conftest import csrf_token, make_app
 from tests.servers.slapd import (
     PEOPLE,
@@ -119,6 +122,8 @@ def test_issue_puts_groups_expiry_and_credentials_in_place(it_app, slapd):
     agreement_id = agreement_for(it_app, "aweiss")
     client = it_client(it_app)
     page = f"/it/agreements/{agreement_id}"
+    before = client.get(page).get_data(as_text=True)
+    assert "Noch nicht vergeben:" in before and f'action="{page}/issue"' in before
     response = client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -147,7 +152,10 @@ def test_issue_puts_groups_expiry_and_credentials_in_place(it_app, slapd):
     assert len(events) == 1 and secret not in str(events[0].after)
     assert client.get("/ca.pem").get_data().startswith(b"-----BEGIN CERTIFICATE-----")
     assert held["certificate"].certificate_fingerprint and held["certificate"].certificate_serial
-    # Issuing again changes nothing: everything is there already.
+    # The page no longer offers to issue; issuing anyway changes nothing.
+    after = client.get(page).get_data(as_text=True)
+    assert "Alles, was der Antrag vorsah, ist vergeben." in after
+    assert f'action="{page}/issue"' not in after
     again = client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
     assert again.status_code == 302
     with it_app.app_context(), session_scope() as session:
@@ -359,3 +367,96 @@ def test_parallel_wireguard_issuance_never_hands_out_an_address_twice(database_u
     assert len(addresses) == 13 and len(set(addresses)) == 13
     assert len(errors) == 1 and isinstance(errors[0], services.AccessError)
     app.extensions["homeoffice.engine"].dispose()
+
+
+def test_a_renewal_carries_its_new_end_date_into_the_directory(it_app, slapd):
+    """Access taken over by a renewal must not stop on the old end date: the approval
+    leaves a task, and the revoke_access job writes the new expiry (audited)."""
+    agreement_id = agreement_for(it_app, "aweiss")
+    client = it_client(it_app)
+    page = f"/it/agreements/{agreement_id}"
+    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    later = END + timedelta(days=365)
+    with it_app.app_context(), session_scope() as session:
+        old = session.get(Agreement, agreement_id)
+        owner = session.get(Person, old.person_id)
+        hr = session.exec(select(Person).where(Person.username == "pkoenig")).one()
+        renewal = HomeOfficeRequest(
+            person_id=owner.id,
+            kind="renewal",
+            agreement_id=old.id,
+            state="endorsed",
+            reasons="commute",
+            commute_km=40,
+            pattern="weekdays",
+            weekdays="2,4",
+            start_date=END + timedelta(days=1),
+            end_date=later,
+            wants_vpn=True,
+            wants_terminal_server=True,
+            eligible=True,
+            rule_set="ordinary@1",
+        )
+        session.add(renewal)
+        session.flush()
+        new = agreements.decide(
+            session=session,
+            req=renewal,
+            owner=owner,
+            by=hr,
+            approve=True,
+            reason="",
+            override_reason="Verlängerung",
+            conditions="",
+            rule_book=load_rule_book(),
+            today=date.today(),
+        )
+        new_id = new.id
+    with directory(slapd) as d:
+        assert d.get_account_expiry(PEOPLE["aweiss"].dn) == END  # the decision alone
+    run = run_job(it_app, "revoke_access", occurrence="renewal")
+    assert run.outcome == "ok" and run.counts["expiry_adjusted"] == 1, run
+    with directory(slapd) as d:
+        assert d.get_account_expiry(PEOPLE["aweiss"].dn) == later
+    dn = normalize_dn(PEOPLE["aweiss"].dn)
+    assert dn in members(slapd, VPN_GROUP) and dn in members(slapd, TERMINAL_SERVER_GROUP)
+    with it_app.app_context(), session_scope() as session:
+        task = session.exec(select(ItTask).where(ItTask.kind == "adjust_expiry")).one()
+        assert (task.agreement_id, task.state) == (new_id, "done")
+        assert {c.agreement_id for c in session.exec(select(Credential)).all()} == {new_id}
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "access.expiry_adjusted")
+        ).all()
+        assert len(events) == 1 and events[0].after["last_day"] == str(later)
+    # Nothing left to do; the reconciliation agrees.
+    assert run_job(it_app, "revoke_access", occurrence="again").counts["expiry_adjusted"] == 0
+    reconcile = it_app.test_cli_runner().invoke(args=["reconcile-access"])
+    assert "The directory matches what the service issued." in reconcile.output
+
+
+def test_an_expiry_change_waits_for_a_stopped_directory(it_app, slapd):
+    agreement_id = agreement_for(it_app, "aweiss")
+    client = it_client(it_app)
+    page = f"/it/agreements/{agreement_id}"
+    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    later = END + timedelta(days=30)
+    with it_app.app_context(), session_scope() as session:
+        agreement = session.get(Agreement, agreement_id)
+        agreement.end_date = later
+        session.add(
+            ItTask(agreement_id=agreement_id, person_id=agreement.person_id, kind="adjust_expiry")
+        )
+    runner = it_app.test_cli_runner()
+    slapd.stop()
+    try:
+        failed = runner.invoke(args=["revoke-access"])
+    finally:
+        slapd.start()
+    assert "0 expiry dates changed, 1 failed" in failed.output, failed.output
+    with it_app.app_context(), session_scope() as session:
+        task = session.exec(select(ItTask).where(ItTask.kind == "adjust_expiry")).one()
+        assert task.state == "open" and task.attempts == 1 and task.last_error
+    done = runner.invoke(args=["revoke-access"])
+    assert "1 expiry dates changed, 0 failed" in done.output, done.output
+    with directory(slapd) as d:
+        assert d.get_account_expiry(PEOPLE["aweiss"].dn) == later

@@ -36,6 +36,8 @@ from homeoffice.audit.services import record
 from homeoffice.db import utcnow
 from homeoffice.people.models import IT, Person
 from homeoffice.tasks.models import (
+    ADJUST_EXPIRY,
+    CANCELLED,
     DONE,
     GRANT_TERMINAL_SERVER,
     GRANT_VPN,
@@ -466,6 +468,50 @@ def revoke_due(*, session: Session, directory: Directory, config: Mapping, today
         # One CRL for the whole batch, not one per revoked certificate.
         publish_crl(session, config)
     return {"revoked": done, "failed": failed}
+
+
+def adjust_expiry_due(*, session: Session, directory: Directory) -> dict:
+    """Carry a changed end date into the directory for access that a change or renewal
+    took over from the agreement before it.
+
+    Without this a renewed person's remote access would stop on the old end date (or a
+    shortened agreement's would run on) until someone repaired it by reconciliation.
+    Setting the expiry is idempotent, so a run that dies after the directory step and
+    before its commit is simply repeated.
+    """
+    adjusted = failed = 0
+    tasks = session.exec(
+        select(ItTask).where(ItTask.kind == ADJUST_EXPIRY, ItTask.state == OPEN)
+    ).all()
+    for task in tasks:
+        agreement = session.get(Agreement, task.agreement_id)
+        owner = session.get(Person, task.person_id)
+        held = {c.kind for c in active_credentials(session, agreement)}
+        if agreement.state not in CURRENT_AGREEMENT_STATES or not held & {
+            VPN_GROUP,
+            TERMINAL_SERVER_GROUP,
+        }:
+            # Revoked or replaced again meanwhile: revocation or the next task decides.
+            task.state, task.done_at = CANCELLED, utcnow()
+            continue
+        try:
+            directory.set_account_expiry(owner.dn, agreement.end_date)
+        except DirectoryError as exc:
+            failed += 1
+            task.attempts += 1
+            task.last_error = str(exc)[:1000]
+            continue
+        task.state, task.done_at, task.last_error = DONE, utcnow(), None
+        record(
+            session,
+            action="access.expiry_adjusted",
+            object_type="agreement",
+            object_id=agreement.id,
+            after={"person": owner.username, "last_day": str(agreement.end_date or "")},
+        )
+        adjusted += 1
+    session.flush()
+    return {"expiry_adjusted": adjusted, "expiry_failed": failed}
 
 
 # --- reconciliation -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from sqlmodel import select
 
 from homeoffice.access import queries, services
 from homeoffice.access.forms import IssueForm, RepairForm, RevokeForm
-from homeoffice.access.models import CertificateAuthorityRecord
+from homeoffice.access.models import ACTIVE, CertificateAuthorityRecord
 from homeoffice.agreements.models import Agreement, HomeOfficeRequest
 from homeoffice.db import get_session, keep_changes_despite_error
 from homeoffice.directory import get_directory
@@ -55,14 +55,19 @@ def agreement_access(agreement_id: int):
     session = get_session()
     agreement, owner = _agreement(agreement_id)
     req = session.get(HomeOfficeRequest, agreement.request_id)
+    credentials = queries.credentials_of(session, agreement.id)
+    wanted = services.wanted_kinds(req, current_app.config)
+    held = {c.kind for c in credentials if c.state == ACTIVE}
     return render_template(
         "access/agreement.html",
         agreement=agreement,
         owner=owner,
         req=req,
         unit=session.get(Unit, owner.unit_id) if owner.unit_id else None,
-        credentials=queries.credentials_of(session, agreement.id),
-        wanted=services.wanted_kinds(req, current_app.config),
+        credentials=credentials,
+        wanted=wanted,
+        # The issue button only while something called for is missing.
+        missing=[kind for kind in wanted if kind not in held],
         issue_form=IssueForm(),
         revoke_form=RevokeForm(),
     )

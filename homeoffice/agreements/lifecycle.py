@@ -177,7 +177,7 @@ def remind_overdue_devices(session: Session, *, today: date) -> dict[str, int]:
     return {"devices": len(due), "mails": mails}
 
 
-def end_agreements_of(session: Session, person: Person, *, reason: str) -> int:
+def end_agreements_of(session: Session, person: Person, *, reason: str, today: date) -> int:
     """End the current agreements of someone who has left: revoked, access and devices
     become due back (the revocation job takes the access within its interval)."""
     from homeoffice.agreements.services import finish_agreement
@@ -188,7 +188,7 @@ def end_agreements_of(session: Session, person: Person, *, reason: str) -> int:
         )
     ).all()
     for agreement in agreements:
-        finish_agreement(session, agreement, state=REVOKED, reason=reason, by=None)
+        finish_agreement(session, agreement, state=REVOKED, reason=reason, by=None, today=today)
     return len(agreements)
 
 

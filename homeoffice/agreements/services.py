@@ -45,6 +45,7 @@ from homeoffice.notifications.services import queue
 from homeoffice.people.models import HR, Person, Unit
 from homeoffice.people.queries import holders_of
 from homeoffice.tasks.models import (
+    ADJUST_EXPIRY,
     GRANT_TERMINAL_SERVER,
     GRANT_VPN,
     ISSUE_LAPTOP,
@@ -630,6 +631,7 @@ def _create_agreement(
             state=ENDED,
             reason=f"replaced by request {req.id}",
             by=by,
+            today=today,
             tasks=False,
         )
     session.add(agreement)
@@ -640,16 +642,29 @@ def _create_agreement(
         handover.agreement_id, handover.expected_return = agreement.id, agreement.end_date
     if previous is not None:
         from homeoffice.access.models import ACTIVE as CREDENTIAL_ACTIVE
-        from homeoffice.access.models import Credential
+        from homeoffice.access.models import TERMINAL_SERVER_GROUP, VPN_GROUP, Credential
 
-        # Access issued for the old agreement carries over too; a changed end date
-        # reaches the directory's expiry through the reconciliation.
-        for credential in session.exec(
+        # Access issued for the old agreement carries over too. A changed end date must
+        # reach the directory's account expiry; that needs the directory, which an HR
+        # decision does not wait for, so it is a task the revoke_access job carries out.
+        carried = session.exec(
             select(Credential).where(
                 Credential.agreement_id == previous.id, Credential.state == CREDENTIAL_ACTIVE
             )
-        ).all():
+        ).all()
+        for credential in carried:
             credential.agreement_id, credential.expires_on = agreement.id, agreement.end_date
+        if previous.end_date != agreement.end_date and any(
+            c.kind in (VPN_GROUP, TERMINAL_SERVER_GROUP) for c in carried
+        ):
+            session.add(
+                ItTask(
+                    agreement_id=agreement.id,
+                    person_id=req.person_id,
+                    kind=ADJUST_EXPIRY,
+                    due_date=today,
+                )
+            )
     for wanted, kind_ in (
         (req.wants_laptop, ISSUE_LAPTOP),
         (req.wants_vpn, GRANT_VPN),
@@ -703,8 +718,11 @@ def _finish(
     state: str,
     reason: str,
     by: Person | None,
+    today: date,
     tasks: bool = True,
 ) -> None:
+    """End an agreement; ``today`` is the caller's day (the job clock's in the lifecycle
+    jobs), so the access and the laptop fall due on the day the agreement ended."""
     before = agreement.state
     agreement.state, agreement.ended_at, agreement.end_reason = state, utcnow(), reason
     session.flush()
@@ -715,20 +733,20 @@ def _finish(
                 agreement_id=agreement.id,
                 person_id=agreement.person_id,
                 kind=REVOKE_ACCESS,
-                due_date=date.today(),
+                due_date=today,
             )
         )
         for handover in _open_handovers(session, agreement.id):
             # Due back now, not at the end the agreement would have had.
-            if handover.expected_return is None or handover.expected_return > date.today():
-                handover.expected_return = date.today()
+            if handover.expected_return is None or handover.expected_return > today:
+                handover.expected_return = today
         if request is not None and request.wants_laptop:
             session.add(
                 ItTask(
                     agreement_id=agreement.id,
                     person_id=agreement.person_id,
                     kind=RETURN_LAPTOP,
-                    due_date=date.today(),
+                    due_date=today,
                 )
             )
         # Open hand-out tasks make no sense any more.
@@ -786,7 +804,8 @@ def revoke(
     reason = (reason or "").strip()
     if not reason:
         raise AgreementError(_l("Please give a reason for the revocation."))
-    _finish(session, agreement, state=REVOKED, reason=reason, by=by)
+    today = today or date.today()
+    _finish(session, agreement, state=REVOKED, reason=reason, by=by, today=today)
     queue(
         session,
         to=owner,
@@ -795,7 +814,7 @@ def revoke(
         agreement=agreement,
         reason=reason,
     )
-    _replan(session, today=today or date.today(), by=by, config=config)
+    _replan(session, today=today, by=by, config=config)
 
 
 def verify_health_certificate(
@@ -823,11 +842,17 @@ def record_health_view(session: Session, *, by: Person, object_type: str, object
 
 
 def finish_agreement(
-    session: Session, agreement: Agreement, *, state: str, reason: str, by: Person | None
+    session: Session,
+    agreement: Agreement,
+    *,
+    state: str,
+    reason: str,
+    by: Person | None,
+    today: date,
 ) -> None:
     """End an agreement outside the HR screens (e.g. its holder left the administration):
     the same IT tasks and audit event as a revocation by HR."""
-    _finish(session, agreement, state=state, reason=reason, by=by)
+    _finish(session, agreement, state=state, reason=reason, by=by, today=today)
 
 
 # --- dates drive states (called by the lifecycle job) ---------------------------------
@@ -858,7 +883,7 @@ def apply_dates(session: Session, *, today: date, config: Mapping | None = None)
         .with_for_update()
     ).all()
     for agreement in ended:
-        _finish(session, agreement, state=EXPIRED, reason="end date passed", by=None)
+        _finish(session, agreement, state=EXPIRED, reason="end date passed", by=None, today=today)
     if started or ended:
         _replan(session, today=today, by=None, config=config)
     return {"activated": len(started), "expired": len(ended)}

@@ -64,8 +64,10 @@ def _apply_dates(app: Flask, session: Session, today: date) -> dict[str, Any]:
 
 def _revoke_access(app: Flask, session: Session, today: date) -> dict[str, Any]:
     """Expire what has ended, then revoke: one run after midnight takes the access of an
-    agreement that ended yesterday, whichever of the two jobs the scheduler fired first."""
-    from homeoffice.access.services import revoke_due
+    agreement that ended yesterday, whichever of the two jobs the scheduler fired first.
+    Changed end dates of access taken over by a change or renewal reach the directory in
+    the same run."""
+    from homeoffice.access.services import adjust_expiry_due, revoke_due
     from homeoffice.agreements.services import apply_dates
     from homeoffice.directory import open_directory
 
@@ -73,9 +75,10 @@ def _revoke_access(app: Flask, session: Session, today: date) -> dict[str, Any]:
     directory = open_directory(app.config, session)
     try:
         revoked = revoke_due(session=session, directory=directory, config=app.config, today=today)
+        adjusted = adjust_expiry_due(session=session, directory=directory)
     finally:
         directory.close()
-    return {**dates, **revoked}
+    return {**dates, **revoked, **adjusted}
 
 
 def _sync_directory(app: Flask, session: Session, today: date) -> dict[str, Any]:
@@ -85,7 +88,10 @@ def _sync_directory(app: Flask, session: Session, today: date) -> dict[str, Any]
     directory = open_directory(app.config, session)
     try:
         report = sync_people(
-            session=session, directory=directory, role_groups=app.config["ROLE_GROUPS"]
+            session=session,
+            directory=directory,
+            role_groups=app.config["ROLE_GROUPS"],
+            today=today,
         )
     finally:
         directory.close()

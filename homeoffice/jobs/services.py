@@ -20,7 +20,10 @@ from homeoffice.people.models import ADMIN, Person
 #: what each job does, in plain words, for the admin page
 DESCRIPTIONS = {
     "apply_dates": _l("Starts agreements on their first day and ends them after the last."),
-    "revoke_access": _l("Ends agreements that are over and takes their remote access away."),
+    "revoke_access": _l(
+        "Ends agreements that are over and takes their remote access away; "
+        "carries changed end dates of renewed agreements into the directory."
+    ),
     "sync_directory": _l(
         "Reads staff from the directory; people who left lose their agreement and access."
     ),

@@ -25,9 +25,16 @@ def _messages():
     }
 
 
-def _render(status: int):
+def _render(status: int, error: HTTPException | None = None):
+    if request.path.startswith("/api/"):
+        # Refused before any API view was chosen (e.g. an unusual method such as
+        # PROPFIND): answer in the API's own error shape, not a page.
+        from homeoffice.api.errors import error_response
+
+        allow = getattr(error, "valid_methods", None) if status == 405 else None
+        return error_response(status, headers={"Allow": ", ".join(allow)} if allow else None)
     message = _messages().get(status, _messages()[500])
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+    if request.accept_mimetypes.best == "application/json":
         return {"error": message, "status": status}, status
     return render_template("errors/error.html", status=status, message=message), status
 
@@ -43,11 +50,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _render(error.code or 500)
+        return _render(error.code or 500, error)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         if isinstance(error, HTTPException):
-            return _render(error.code or 500)
+            return _render(error.code or 500, error)
         log.exception("Unhandled error on %s %s", request.method, request.path)
         return _render(InternalServerError.code)

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from sqlmodel import Session, col, select
 
@@ -144,11 +145,13 @@ def sync_people(
     directory: Directory,
     role_groups: Mapping[str, str],
     actor: Person | None = None,
+    today: date | None = None,
 ) -> SyncReport:
     """Import every person of the directory: create, update, deactivate, reactivate.
 
     People missing from the directory are deactivated, never deleted (their history
-    stays), and their login sessions end. Managers are matched by DN; a person with
+    stays), their login sessions end and their agreements end on ``today`` (the job
+    clock's day when the nightly job runs it). Managers are matched by DN; a person with
     direct reports holds the supervisor role; see ``_set_unit_heads`` for the head.
     """
     from homeoffice.auth.services import end_sessions_of
@@ -213,7 +216,10 @@ def sync_people(
             # Someone who left keeps no home-office access: the agreement ends now and
             # the revocation job takes the access within its interval.
             report.agreements_ended += end_agreements_of(
-                session, person, reason="left the administration (no longer in the directory)"
+                session,
+                person,
+                reason="left the administration (no longer in the directory)",
+                today=today or date.today(),
             )
     session.flush()
 

@@ -14,7 +14,17 @@ GRANT_VPN = "grant_vpn"
 GRANT_TERMINAL_SERVER = "grant_terminal_server"
 REVOKE_ACCESS = "revoke_access"
 RETURN_LAPTOP = "return_laptop"
-TASK_KINDS = (ISSUE_LAPTOP, GRANT_VPN, GRANT_TERMINAL_SERVER, REVOKE_ACCESS, RETURN_LAPTOP)
+#: a change or renewal took over access with another end date: the directory's account
+#: expiry must follow (done by the revoke_access job within its interval)
+ADJUST_EXPIRY = "adjust_expiry"
+TASK_KINDS = (
+    ISSUE_LAPTOP,
+    GRANT_VPN,
+    GRANT_TERMINAL_SERVER,
+    REVOKE_ACCESS,
+    RETURN_LAPTOP,
+    ADJUST_EXPIRY,
+)
 
 OPEN = "open"
 DONE = "done"
