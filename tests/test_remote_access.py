@@ -60,24 +60,34 @@ def it_app(database_url, tmp_path, slapd, monkeypatch):
     app.extensions["homeoffice.engine"].dispose()
 
 
+def remote_request(person_id: int, **fields) -> HomeOfficeRequest:
+    """A request for two days a week with VPN and terminal server, as HR sees it."""
+    values = {
+        "state": "approved",
+        "reasons": "commute",
+        "commute_km": 40,
+        "pattern": "weekdays",
+        "weekdays": "2,4",
+        "start_date": date.today(),
+        "end_date": END,
+        "wants_vpn": True,
+        "wants_terminal_server": True,
+        "eligible": True,
+        "rule_set": "ordinary@1",
+    }
+    return HomeOfficeRequest(person_id=person_id, **{**values, **fields})
+
+
 def agreement_for(app, username, *, vpn=True, terminal_server=True, byod=False, end=END):
     """An active agreement as HR's approval leaves it (made directly, to keep tests short)."""
     with app.app_context(), session_scope() as session:
         person = session.exec(select(Person).where(Person.username == username)).one()
-        req = HomeOfficeRequest(
-            person_id=person.id,
-            state="approved",
-            reasons="commute",
-            commute_km=40,
-            pattern="weekdays",
-            weekdays="2,4",
-            start_date=date.today(),
+        req = remote_request(
+            person.id,
             end_date=end,
             wants_vpn=vpn,
             wants_terminal_server=terminal_server,
             uses_private_computer=byod,
-            eligible=True,
-            rule_set="ordinary@1",
         )
         session.add(req)
         session.flush()
@@ -107,6 +117,14 @@ def it_client(app):
         data={"username": "lfischer", "password": PEOPLE["lfischer"].password, "csrf_token": token},
     )
     return client
+
+
+def issue_on_the_page(app, agreement_id: int):
+    """IT issues the agreement's access on its page; returns (client, page)."""
+    client = it_client(app)
+    page = f"/it/agreements/{agreement_id}"
+    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    return client, page
 
 
 def directory(slapd):
@@ -164,9 +182,7 @@ def test_issue_puts_groups_expiry_and_credentials_in_place(it_app, slapd):
 
 def test_private_computer_gets_terminal_server_only(it_app, slapd):
     agreement_id = agreement_for(it_app, "tbauer", byod=True)
-    client = it_client(it_app)
-    page = f"/it/agreements/{agreement_id}"
-    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    client, page = issue_on_the_page(it_app, agreement_id)
     dn = normalize_dn(PEOPLE["tbauer"].dn)
     assert dn not in members(slapd, VPN_GROUP)
     assert dn in members(slapd, TERMINAL_SERVER_GROUP)
@@ -177,9 +193,7 @@ def test_private_computer_gets_terminal_server_only(it_app, slapd):
 
 def test_revoke_removes_groups_sets_expiry_and_lists_the_certificate(it_app, slapd):
     agreement_id = agreement_for(it_app, "aweiss")
-    client = it_client(it_app)
-    page = f"/it/agreements/{agreement_id}"
-    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    client, page = issue_on_the_page(it_app, agreement_id)
     response = client.post(
         f"{page}/revoke",
         data={"reason": "Vereinbarung beendet", "csrf_token": csrf_token(client, page)},
@@ -245,9 +259,7 @@ def test_reconciliation_finds_and_repairs_a_member_added_by_hand(it_app, slapd):
     with directory(slapd) as d:
         d.add_to_group(VPN_GROUP, PEOPLE["fcelik"].dn)
     ended = agreement_for(it_app, "aweiss")
-    client = it_client(it_app)
-    page = f"/it/agreements/{ended}"
-    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    client, page = issue_on_the_page(it_app, ended)
     with it_app.app_context(), session_scope() as session:
         session.get(Agreement, ended).state = "revoked"  # HR revoked; IT has not acted yet
     html = client.get("/it/reconcile").get_data(as_text=True)
@@ -286,9 +298,7 @@ def test_issue_needs_it_and_a_fresh_login(it_app, slapd):
 
 def test_revocation_task_runs_from_the_command_and_retries_after_a_failure(it_app, slapd):
     agreement_id = agreement_for(it_app, "aweiss")
-    client = it_client(it_app)
-    page = f"/it/agreements/{agreement_id}"
-    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    client, page = issue_on_the_page(it_app, agreement_id)
     with it_app.app_context(), session_scope() as session:
         agreement = session.get(Agreement, agreement_id)
         agreement.state, agreement.end_reason = "revoked", "Stelle gewechselt"
@@ -373,29 +383,19 @@ def test_a_renewal_carries_its_new_end_date_into_the_directory(it_app, slapd):
     """Access taken over by a renewal must not stop on the old end date: the approval
     leaves a task, and the revoke_access job writes the new expiry (audited)."""
     agreement_id = agreement_for(it_app, "aweiss")
-    client = it_client(it_app)
-    page = f"/it/agreements/{agreement_id}"
-    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    client, page = issue_on_the_page(it_app, agreement_id)
     later = END + timedelta(days=365)
     with it_app.app_context(), session_scope() as session:
         old = session.get(Agreement, agreement_id)
         owner = session.get(Person, old.person_id)
         hr = session.exec(select(Person).where(Person.username == "pkoenig")).one()
-        renewal = HomeOfficeRequest(
-            person_id=owner.id,
+        renewal = remote_request(
+            owner.id,
             kind="renewal",
             agreement_id=old.id,
             state="endorsed",
-            reasons="commute",
-            commute_km=40,
-            pattern="weekdays",
-            weekdays="2,4",
             start_date=END + timedelta(days=1),
             end_date=later,
-            wants_vpn=True,
-            wants_terminal_server=True,
-            eligible=True,
-            rule_set="ordinary@1",
         )
         session.add(renewal)
         session.flush()
@@ -436,9 +436,7 @@ def test_a_renewal_carries_its_new_end_date_into_the_directory(it_app, slapd):
 
 def test_an_expiry_change_waits_for_a_stopped_directory(it_app, slapd):
     agreement_id = agreement_for(it_app, "aweiss")
-    client = it_client(it_app)
-    page = f"/it/agreements/{agreement_id}"
-    client.post(f"{page}/issue", data={"csrf_token": csrf_token(client, page)})
+    client, page = issue_on_the_page(it_app, agreement_id)
     later = END + timedelta(days=30)
     with it_app.app_context(), session_scope() as session:
         agreement = session.get(Agreement, agreement_id)
