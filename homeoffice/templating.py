@@ -34,7 +34,7 @@ TASK_LABELS = {
     "grant_terminal_server": _l("grant terminal-server access"),
     "revoke_access": _l("take back access"),
     "return_laptop": _l("take back the laptop"),
-    "adjust_expiry": _l("carry the new end date into the directory"),
+    "adjust_expiry": _l("carry the new end date into the directory (done automatically)"),
 }
 
 DIFFERENCE_LABELS = {

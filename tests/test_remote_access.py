@@ -414,6 +414,8 @@ def test_a_renewal_carries_its_new_end_date_into_the_directory(it_app, slapd):
         new_id = new.id
     with directory(slapd) as d:
         assert d.get_account_expiry(PEOPLE["aweiss"].dn) == END  # the decision alone
+    label = "neues Enddatum ins Verzeichnis übertragen (geschieht automatisch)"
+    assert label in client.get("/it/").get_data(as_text=True)  # IT sees it is pending
     run = run_job(it_app, "revoke_access", occurrence="renewal")
     assert run.outcome == "ok" and run.counts["expiry_adjusted"] == 1, run
     with directory(slapd) as d:
@@ -428,6 +430,7 @@ def test_a_renewal_carries_its_new_end_date_into_the_directory(it_app, slapd):
             select(AuditEvent).where(AuditEvent.action == "access.expiry_adjusted")
         ).all()
         assert len(events) == 1 and events[0].after["last_day"] == str(later)
+    assert label not in client.get("/it/").get_data(as_text=True)
     # Nothing left to do; the reconciliation agrees.
     assert run_job(it_app, "revoke_access", occurrence="again").counts["expiry_adjusted"] == 0
     reconcile = it_app.test_cli_runner().invoke(args=["reconcile-access"])
