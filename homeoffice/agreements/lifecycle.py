@@ -23,6 +23,7 @@ from homeoffice.agreements.models import (
     Agreement,
     HomeOfficeRequest,
 )
+from homeoffice.agreements.queries import people_by_id
 from homeoffice.audit.services import record
 from homeoffice.jobs.models import Reminder
 from homeoffice.notifications.services import queue
@@ -75,7 +76,7 @@ def send_end_reminders(session: Session, *, today: date, days: Sequence[int]) ->
     ids = [agreement.id for agreement, _ in rows]
     sent = _sent(session, AGREEMENT_END, ids)
     followed = _followed_up(session, ids)
-    managers = _people(session, {person.manager_id for _, person in rows if person.manager_id})
+    managers = people_by_id(session, [person.manager_id for _, person in rows])
     reminded: list[tuple[Agreement, Person, int]] = []
     mails = 0
     for agreement, person in rows:
@@ -133,12 +134,6 @@ def _followed_up(session: Session, ids: Sequence[int]) -> set[int]:
         select(Agreement.replaces_id).where(col(Agreement.replaces_id).in_(ids))
     ).all()
     return {agreement_id for agreement_id in (*requested, *replaced) if agreement_id}
-
-
-def _people(session: Session, ids: set[int]) -> dict[int, Person]:
-    if not ids:
-        return {}
-    return {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids))).all()}
 
 
 def remind_overdue_devices(session: Session, *, today: date) -> dict[str, int]:

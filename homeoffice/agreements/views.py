@@ -38,6 +38,7 @@ from homeoffice.agreements.models import (
 )
 from homeoffice.agreements.rules import get_rule_book
 from homeoffice.db import get_session
+from homeoffice.main.forms import refuse_on_form
 from homeoffice.pagination import page_number
 from homeoffice.people.models import EMPLOYEE, HR, SUPERVISOR, Person, Unit
 from homeoffice.security import recent_login, roles_required
@@ -162,15 +163,6 @@ def _request_page(req, owner, *, endorsement_form=None, decision_form=None, stat
     ), status
 
 
-def _refused_on_form(form, error: services.AgreementError) -> None:
-    """Put a refusal next to the field it is about, or at the top of the page."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        flash(str(error.message), "danger")
-
-
 @bp.post("/requests/<int:request_id>/withdraw")
 @roles_required(EMPLOYEE)
 def withdraw(request_id: int):
@@ -227,7 +219,7 @@ def endorse(request_id: int):
         abort(404)
     except services.AgreementError as error:
         get_session().rollback()
-        _refused_on_form(form, error)
+        refuse_on_form(form, error)
         return _request_page(req, owner, endorsement_form=form, status=409)
     flash(_("Your assessment has been recorded."), "success")
     return redirect(url_for("agreements.request_detail", request_id=request_id))
@@ -257,7 +249,7 @@ def decide(request_id: int):
         abort(404)
     except services.AgreementError as error:
         get_session().rollback()
-        _refused_on_form(form, error)
+        refuse_on_form(form, error)
         return _request_page(req, owner, decision_form=form, status=409)
     if agreement is None:
         flash(_("The request has been rejected."), "success")

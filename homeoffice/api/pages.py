@@ -25,6 +25,7 @@ from homeoffice.api import services
 from homeoffice.api.forms import RevokeForm, ServiceTokenForm, TokenForm
 from homeoffice.api.models import PERSONAL, SERVICE
 from homeoffice.db import get_session, utcnow
+from homeoffice.main.forms import refuse_on_form
 from homeoffice.people.models import ADMIN, EMPLOYEE, Person
 from homeoffice.security import login_manager, recent_login, roles_required
 from homeoffice.templating import ROLE_LABELS
@@ -47,14 +48,6 @@ def _default_expiry() -> date:
     return date.today() + timedelta(
         days=min(DEFAULT_DAYS, current_app.config["API_TOKEN_MAX_DAYS"])
     )
-
-
-def _field_error(form, error: services.TokenError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        flash(str(error.message), "danger")
 
 
 # --- personal tokens ---------------------------------------------------------------------
@@ -107,7 +100,7 @@ def create_token():
             config=current_app.config,
         )
     except services.TokenError as error:
-        _field_error(form, error)
+        refuse_on_form(form, error)
         return _personal_page(form, 400)
     return render_template(
         "api/token_created.html", token=token, clear=clear, back=url_for("api_tokens.tokens")
@@ -180,7 +173,7 @@ def create_service_token():
     except services.NotAllowed:
         abort(403)
     except services.TokenError as error:
-        _field_error(form, error)
+        refuse_on_form(form, error)
         return _service_page(form, 400)
     return render_template(
         "api/token_created.html",

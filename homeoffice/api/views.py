@@ -281,9 +281,17 @@ def _agreements_statement(principal: ApiPrincipal, *person):
     )
 
 
-def _filtered(statement, model, *, unit_id, person_id, state, start, end):
-    """The filters the agreement and request lists share, on ``model`` (Agreement or
-    HomeOfficeRequest, both with person, state and a term), in id order."""
+def _filtered_listing(statement, model, states, shape):
+    """A page of agreements or requests with the filters both lists share, on ``model``
+    (Agreement or HomeOfficeRequest, both with person, state and a term), in id order;
+    ``shape`` turns a row into its JSON."""
+    query = Query()
+    page, per_page = query.page()
+    unit_id = query.integer("unit_id")
+    person_id = query.integer("person_id")
+    state = query.choice("state", states)
+    start, end = query.date_range()
+    query.done()
     statement = statement.order_by(model.id)
     if unit_id is not None:
         statement = statement.where(Person.unit_id == unit_id)
@@ -298,30 +306,19 @@ def _filtered(statement, model, *, unit_id, person_id, state, start, end):
         statement = statement.where(
             or_(col(model.end_date).is_(None), col(model.end_date) >= start)
         )
-    return statement
+    found = page_of(get_session(), statement, page=page, per_page=per_page)
+    return _listing(found, shape)
 
 
 @bp.get("/agreements")
 @api_roles(EMPLOYEE, SUPERVISOR, HR, IT)
 def agreement_list():
-    query = Query()
-    page, per_page = query.page()
-    unit_id = query.integer("unit_id")
-    person_id = query.integer("person_id")
-    state = query.choice("state", AGREEMENT_STATES)
-    start, end = query.date_range()
-    query.done()
-    statement = _filtered(
+    return _filtered_listing(
         _agreements_statement(current_principal(), Person.display_name, Person.unit_id),
         Agreement,
-        unit_id=unit_id,
-        person_id=person_id,
-        state=state,
-        start=start,
-        end=end,
+        AGREEMENT_STATES,
+        lambda row: shapes.agreement(*row),
     )
-    found = page_of(get_session(), statement, page=page, per_page=per_page)
-    return _listing(found, lambda row: shapes.agreement(*row))
 
 
 @bp.get(f"/agreements/<{ID}:agreement_id>")
@@ -361,24 +358,12 @@ def _requests_statement(principal: ApiPrincipal, *person):
 @bp.get("/requests")
 @api_roles(EMPLOYEE, SUPERVISOR, HR)
 def request_list():
-    query = Query()
-    page, per_page = query.page()
-    unit_id = query.integer("unit_id")
-    person_id = query.integer("person_id")
-    state = query.choice("state", REQUEST_STATES)
-    start, end = query.date_range()
-    query.done()
-    statement = _filtered(
+    return _filtered_listing(
         _requests_statement(current_principal(), Person.display_name, Person.unit_id),
         HomeOfficeRequest,
-        unit_id=unit_id,
-        person_id=person_id,
-        state=state,
-        start=start,
-        end=end,
+        REQUEST_STATES,
+        lambda row: shapes.request_summary(*row),
     )
-    found = page_of(get_session(), statement, page=page, per_page=per_page)
-    return _listing(found, lambda row: shapes.request_summary(*row))
 
 
 def _visible_request(request_id: int):

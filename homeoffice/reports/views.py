@@ -160,39 +160,38 @@ def _charts(report: StatusReport) -> dict:
     }
 
 
+def _report_context(since: date) -> dict:
+    """What the report page and its print view both show."""
+    report = _report(since)
+    return {
+        "report": report,
+        "charts": _charts(report),
+        "since": since,
+        "share_text": share_text,
+        "days_text": days_text,
+        "grid": month_grid(report),
+    }
+
+
 @bp.get("/status")
 @roles_required(HR, ADMIN)
 def status():
     form, since = _period_form()
-    report = _report(since)
+    context = _report_context(since)
     return render_template(
         "reports/status.html",
-        report=report,
-        charts=_charts(report),
+        **context,
         form=form,
-        since=since,
         excel_form=ReportForm(formdata=None, since=since),
-        default_since=default_period_start(report.today),
-        share_text=share_text,
-        days_text=days_text,
-        grid=month_grid(report),
+        default_since=default_period_start(context["report"].today),
     )
 
 
 @bp.get("/status/print")
 @roles_required(HR, ADMIN)
 def status_print():
-    form, since = _period_form()
-    report = _report(since)
-    return render_template(
-        "reports/status_print.html",
-        report=report,
-        charts=_charts(report),
-        since=since,
-        share_text=share_text,
-        days_text=days_text,
-        grid=month_grid(report),
-    )
+    _form, since = _period_form()
+    return render_template("reports/status_print.html", **_report_context(since))
 
 
 @bp.post("/status.xlsx")

@@ -23,6 +23,7 @@ from flask_login import current_user
 
 from homeoffice.agreements.forms import ActionForm
 from homeoffice.db import get_session
+from homeoffice.main.forms import refuse_on_form
 from homeoffice.pagination import page_number, paginate
 from homeoffice.people.models import ADMIN, Person
 from homeoffice.security import login_manager, recent_login, roles_required
@@ -96,11 +97,7 @@ def register():
     except services.NotAllowed:
         abort(403)
     except services.WebhookError as error:
-        field = getattr(form, error.field, None) if error.field else None
-        if field is not None:
-            field.errors = [*field.errors, str(error.message)]
-        else:
-            flash(str(error.message), "danger")
+        refuse_on_form(form, error)
         return _list_page(form, 400)
     return render_template("webhooks/secret.html", webhook=webhook, secret=secret, new=True)
 
@@ -146,20 +143,23 @@ def new_secret(webhook_id: int):
 @bp.post("/<int:webhook_id>/deactivate")
 @roles_required(ADMIN)
 def deactivate(webhook_id: int):
-    _checked_post()
-    webhook = _load(webhook_id, lock=True)
-    if services.set_active(session=get_session(), webhook=webhook, by=_me(), active=False):
-        flash(_("The webhook %(name)s is switched off.", name=webhook.name), "success")
-    return redirect(url_for("webhooks.detail", webhook_id=webhook.id))
+    return _switch(webhook_id, active=False)
 
 
 @bp.post("/<int:webhook_id>/activate")
 @roles_required(ADMIN)
 def activate(webhook_id: int):
+    return _switch(webhook_id, active=True)
+
+
+def _switch(webhook_id: int, *, active: bool):
     _checked_post()
     webhook = _load(webhook_id, lock=True)
-    if services.set_active(session=get_session(), webhook=webhook, by=_me(), active=True):
-        flash(_("The webhook %(name)s is switched on.", name=webhook.name), "success")
+    if services.set_active(session=get_session(), webhook=webhook, by=_me(), active=active):
+        if active:
+            flash(_("The webhook %(name)s is switched on.", name=webhook.name), "success")
+        else:
+            flash(_("The webhook %(name)s is switched off.", name=webhook.name), "success")
     return redirect(url_for("webhooks.detail", webhook_id=webhook.id))
 
 
