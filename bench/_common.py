@@ -10,6 +10,7 @@ Everything here talks to 127.0.0.1 only and is bounded in time.
 from __future__ import annotations
 
 import http.client
+import json
 import multiprocessing
 import os
 import signal
@@ -19,14 +20,46 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 HOST = "127.0.0.1"
 
 #: one fixed User-Agent for every request: homeoffice's "strong" session protection
 #: ends a session whose address or User-Agent changes, so the client must not vary it
 USER_AGENT = "homeoffice-bench/1"
+
+
+def run_main(main: Callable[[], int]) -> NoReturn:
+    """Exit with ``main()``'s status; Ctrl-C ends quietly with 130 (every ``main()``
+    stops its servers in its own ``finally``)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The ``p``-th percentile (nearest rank) of ``values``, 0 if there are none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def finish(summary: dict, problems: list[str], checked: str) -> int:
+    """Report a benchmark that checks its results: the problems (or what was checked),
+    then the figures as the last line; the exit status says whether it passed."""
+    if problems:
+        print("benchmark failed: " + "\n  ".join(problems), file=sys.stderr)
+    else:
+        print(checked)
+    print(json.dumps(summary), flush=True)
+    return 1 if problems else 0
 
 
 class BenchError(RuntimeError):
@@ -205,11 +238,7 @@ class LoadResult:
 
     def percentile(self, p: float) -> float:
         """The ``p``-th percentile of the latencies in ms (nearest rank), 0 if none."""
-        values = self.latencies_ms
-        if not values:
-            return 0.0
-        rank = max(1, min(len(values), round(p / 100 * len(values) + 0.5)))
-        return values[rank - 1]
+        return percentile(self.latencies_ms, p)
 
 
 @dataclass(frozen=True)

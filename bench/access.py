@@ -28,7 +28,6 @@ Usage: ``.venv/bin/python bench/access.py [--agreements N] [--extra N] [--max-se
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import secrets
@@ -45,7 +44,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError
+from _common import BenchError, finish, percentile, run_main
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -99,15 +98,6 @@ class Stop(Exception):
 
 
 # --- figures -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The ``p``-th percentile (nearest rank) of ``values``, 0 if there are none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def mean(values: list[float]) -> float:
@@ -972,18 +962,12 @@ def report(args: argparse.Namespace, run: Run) -> int:
                       f"({groups.mean_ms:.2f} -> {full.mean_ms:.2f} ms)")
     summary["failures"] = sum(len(p.failures) for p in [*phases.values(), *run.extra.values()])
     summary["directory_ok"] = not run.problems
-    if run.problems:
-        print("benchmark failed: " + "\n  ".join(run.problems), file=sys.stderr)
-    else:
-        print("directory checked after every phase: groups and expiry as they should be")
-    print(json.dumps(summary), flush=True)
-    return 1 if run.problems else 0
+    return finish(
+        summary,
+        run.problems,
+        "directory checked after every phase: groups and expiry as they should be",
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # slapd is already stopped by main()'s finally (and dies with this process anyway)
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

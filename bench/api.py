@@ -53,8 +53,8 @@ sys.path.insert(0, str(REPO_ROOT))
 if str(BENCH_DIR) not in sys.path:
     sys.path.append(str(BENCH_DIR))
 
-from _common import BenchError, GunicornServer, request  # noqa: E402
-from hr_queue import clean_environment, insert_people, make_app, percentile  # noqa: E402
+from _common import BenchError, GunicornServer, percentile, request, run_main  # noqa: E402
+from hr_queue import clean_environment, insert_people, make_app  # noqa: E402
 from web import homeoffice_env  # noqa: E402
 
 LOGIN_USER = "demo.hr"
@@ -572,8 +572,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

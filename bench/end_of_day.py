@@ -25,7 +25,6 @@ Usage: ``.venv/bin/python bench/end_of_day.py [--agreements N] [--keep] [--max-s
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from _common import BenchError
+from _common import BenchError, finish, run_main
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -487,18 +486,12 @@ def report(args: argparse.Namespace, figures: Figures) -> int:
     if shown:
         print("ratios (end-of-day seconds / reference seconds): " + ", ".join(shown))
     summary["checked"] = not figures.problems
-    if figures.problems:
-        print("benchmark failed: " + "\n  ".join(figures.problems), file=sys.stderr)
-    else:
-        print("checked: groups, expiry, agreements, credentials and tasks as they should be")
-    print(json.dumps(summary), flush=True)
-    return 1 if figures.problems else 0
+    return finish(
+        summary,
+        figures.problems,
+        "checked: groups, expiry, agreements, credentials and tasks as they should be",
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # slapd is already stopped by main()'s finally (and dies with this process anyway)
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

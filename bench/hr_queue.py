@@ -44,7 +44,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError
+from _common import BenchError, percentile, run_main
 from flask import Flask
 from sqlalchemy import Engine, create_engine, event, func, insert, make_url, select, text
 from sqlalchemy.exc import OperationalError
@@ -147,15 +147,6 @@ class StatementLog:
 
 
 # --- figures -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The ``p``-th percentile of ``values`` (nearest rank, as in ``_common.LoadResult``)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 @dataclass
@@ -840,8 +831,4 @@ def finish(
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -31,7 +31,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _common import BenchError, GunicornServer, LoadResult, request, run_load
+from _common import BenchError, GunicornServer, LoadResult, request, run_load, run_main
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -301,9 +301,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        # The servers are already stopped by main()'s finally.
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)
