@@ -164,21 +164,17 @@ def create_personal(
             _l("A token can only carry roles you hold yourself (not: %(roles)s).", roles=missing),
             "roles",
         )
-    _check_expiry(expires_on, today=today, config=config)
-    prefix, clear = _new_token()
-    token = ApiToken(
+    token, clear = _store(
+        session,
+        owner,
+        scope,
+        expires_on=expires_on,
+        today=today,
+        config=config,
         kind=PERSONAL,
         person_id=owner.id,
         name=name,
-        roles=" ".join(sorted(scope)),
-        token_hash=hash_token(clear),
-        prefix=prefix,
-        created_by_id=owner.id,
-        expires_at=expiry(expires_on, config),
     )
-    session.add(token)
-    session.flush()
-    _audit(session, "api_token.created", token, owner)
     log.info("API token %s made by person %s", token.prefix, owner.id)
     return token, clear
 
@@ -206,13 +202,38 @@ def create_service(
         raise TokenError(
             _l("A service token can carry only the roles HR, IT, facility and admin."), "roles"
         )
-    _check_expiry(expires_on, today=today, config=config)
-    prefix, clear = _new_token()
-    token = ApiToken(
+    token, clear = _store(
+        session,
+        by,
+        scope,
+        expires_on=expires_on,
+        today=today,
+        config=config,
         kind=SERVICE,
         person_id=None,
         name=name,
         system=system,
+    )
+    log.info("Service token %s for %r made by person %s", token.prefix, system, by.id)
+    return token, clear
+
+
+def _store(
+    session: Session,
+    by: Person,
+    scope: frozenset[str],
+    *,
+    expires_on: date | None,
+    today: date,
+    config: Mapping,
+    **fields,
+) -> tuple[ApiToken, str]:
+    """Make and store a checked token (only its hash), audited; the clear token is
+    returned to be shown once."""
+    _check_expiry(expires_on, today=today, config=config)
+    prefix, clear = _new_token()
+    token = ApiToken(
+        **fields,
         roles=" ".join(sorted(scope)),
         token_hash=hash_token(clear),
         prefix=prefix,
@@ -222,7 +243,6 @@ def create_service(
     session.add(token)
     session.flush()
     _audit(session, "api_token.created", token, by)
-    log.info("Service token %s for %r made by person %s", token.prefix, system, by.id)
     return token, clear
 
 
