@@ -44,6 +44,7 @@ from homeoffice.db import utcnow
 from homeoffice.notifications.services import queue
 from homeoffice.people.models import HR, Person, Unit
 from homeoffice.people.queries import holders_of
+from homeoffice.refusal import Refusal
 from homeoffice.tasks.models import (
     ADJUST_EXPIRY,
     GRANT_TERMINAL_SERVER,
@@ -60,14 +61,8 @@ from homeoffice.webhooks.models import AGREEMENT_DECIDED
 log = logging.getLogger(__name__)
 
 
-class AgreementError(Exception):
-    """A refused action; ``message`` is shown to the user as it is (translated), next
-    to the form field ``field`` when the refusal is about one."""
-
-    def __init__(self, message, field: str | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class AgreementError(Refusal):
+    """A request or agreement action refused."""
 
 
 class NotAllowed(Exception):

@@ -22,6 +22,7 @@ from homeoffice.api.models import PERSONAL, SERVICE, ApiToken
 from homeoffice.audit.services import record
 from homeoffice.db import utcnow
 from homeoffice.people.models import ADMIN, ALL_ROLES, FACILITY, HR, IT, Person
+from homeoffice.refusal import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,8 @@ MAX_TOKEN_LENGTH = 200
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-class TokenError(Exception):
-    """A refused change; ``message`` is shown as it is (translated), next to ``field``."""
-
-    def __init__(self, message, field: str | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class TokenError(Refusal):
+    """A token change refused."""
 
 
 class NotAllowed(Exception):

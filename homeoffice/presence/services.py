@@ -27,13 +27,11 @@ from homeoffice.presence.models import (
     Rotation,
     Swap,
 )
+from homeoffice.refusal import Refusal
 
 
-class PresenceError(Exception):
-    def __init__(self, message, field: str | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class PresenceError(Refusal):
+    """A rotation, swap or plan change refused."""
 
 
 class NotAllowed(Exception):

@@ -34,6 +34,7 @@ from sqlmodel import Session, col, or_, select
 from homeoffice.audit.services import record
 from homeoffice.db import utcnow
 from homeoffice.people.models import ADMIN, Person
+from homeoffice.refusal import Refusal
 from homeoffice.webhooks import signing
 from homeoffice.webhooks.models import (
     ACCESS_ISSUED,
@@ -68,13 +69,8 @@ EVENT_LABELS = {
 }
 
 
-class WebhookError(Exception):
-    """A refused change; ``message`` is shown as it is (translated), next to ``field``."""
-
-    def __init__(self, message, field: str | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class WebhookError(Refusal):
+    """A webhook change refused."""
 
 
 class NotAllowed(Exception):
